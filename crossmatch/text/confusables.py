@@ -1,0 +1,119 @@
+"""Unicode scripts and look-alike characters, from maintained Unicode data.
+
+Scripts come from Unicode's Scripts.txt and look-alikes from Unicode's
+confusables.txt (UTS #39), both as shipped inside the ``confusable-homoglyphs``
+package, so nothing here is a hand-made table.  Folding is script-aware: a
+character is replaced only by a look-alike *in the script the word is written
+in*, so a Cyrillic word with a Latin "a" becomes all-Cyrillic and a Latin word
+with a Cyrillic "а" becomes all-Latin; nothing is folded to Latin wholesale.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from functools import lru_cache
+from importlib import resources
+
+from confusable_homoglyphs import categories
+
+# Scripts.txt aliases -> ISO 15924 codes for the scripts our users write in.
+# Anything else is reported by its Unicode alias (e.g. "CHEROKEE", "LINEAR_B").
+ISO15924 = {
+    "LATIN": "Latn",
+    "CYRILLIC": "Cyrl",
+    "ARABIC": "Arab",
+    "GREEK": "Grek",
+    "HEBREW": "Hebr",
+    "ARMENIAN": "Armn",
+    "GEORGIAN": "Geor",
+    "DEVANAGARI": "Deva",
+    "HAN": "Hani",
+    "HANGUL": "Hang",
+    "HIRAGANA": "Hira",
+    "KATAKANA": "Kana",
+    "THAI": "Thai",
+    "CHEROKEE": "Cher",
+    "LINEAR_B": "Linb",
+}
+# Characters of these aliases belong to every script (punctuation, digits, marks).
+NEUTRAL = frozenset({"COMMON", "INHERITED", "UNKNOWN"})
+
+
+@lru_cache(maxsize=65536)
+def script_of(ch: str) -> str:
+    """Unicode script alias of one character: 'LATIN', 'CYRILLIC', 'COMMON', ..."""
+    try:
+        return categories.alias(ch)
+    except Exception:  # unassigned code points are not in Scripts.txt
+        return "UNKNOWN"
+
+
+def letter_scripts(text: str) -> Counter[str]:
+    """How many letters of each script ``text`` has (neutral characters ignored)."""
+    counts: Counter[str] = Counter()
+    for ch in text:
+        if ch.isalpha():
+            script = script_of(ch)
+            if script not in NEUTRAL:
+                counts[script] += 1
+    return counts
+
+
+def dominant_script(text: str) -> str | None:
+    counts = letter_scripts(text)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def iso15924(alias: str | None) -> str | None:
+    if alias is None:
+        return None
+    return ISO15924.get(alias, alias)
+
+
+@lru_cache(maxsize=1)
+def _confusable_table() -> dict[str, list[str]]:
+    """char -> single-character look-alikes (UTS #39 data shipped in the package)."""
+    raw = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
+    table: dict[str, list[str]] = {}
+    for ch, entries in json.loads(raw).items():
+        if len(ch) == 1:
+            table[ch] = [e["c"] for e in entries if len(e["c"]) == 1]
+    return table
+
+
+# IPA, phonetic, small-capital and medievalist letter blocks: these are letter
+# *variants*, never what an ordinary text is written in, so never a fold target.
+_VARIANT_BLOCKS = ((0x0250, 0x02AF), (0x1D00, 0x1DBF), (0xA720, 0xA7FF), (0xAB30, 0xAB6F))
+
+
+def letter_variant(ch: str) -> bool:
+    return any(lo <= ord(ch) <= hi for lo, hi in _VARIANT_BLOCKS)
+
+
+@lru_cache(maxsize=65536)
+def lookalike(ch: str, script: str) -> str | None:
+    """A lower-case character of ``script`` that looks like ``ch``, or None.
+
+    Looks one hop and then two hops through the confusables relation (the data
+    links e.g. Latin alpha "ɑ" to "a", and "a" to Cyrillic "а").
+    """
+    table = _confusable_table()
+
+    def pick(candidates: list[str]) -> str | None:
+        best = None
+        for cand in candidates:
+            if script_of(cand) == script and not letter_variant(cand):
+                if cand == cand.casefold():
+                    return cand
+                best = best or cand.casefold()
+        return best
+
+    first = table.get(ch, [])
+    found = pick(first)
+    if found is None:
+        for mid in first:
+            found = pick(table.get(mid, []))
+            if found is not None:
+                break
+    return found if found is not None and len(found) == 1 else None

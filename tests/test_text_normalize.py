@@ -1,0 +1,134 @@
+"""Normalisation: disguises fold away, scripts stay themselves, offsets map back."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from crossmatch.text.confusables import dominant_script
+from crossmatch.text.normalize import normalize, skeleton
+
+EVALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "evaldata"
+MAPPINGS = EVALDATA / "augly-image-test-assets" / "text-evasion-mappings"
+FLORES = EVALDATA / "flores200-devtest"
+
+
+def test_nfkc_casefold_and_fancy_fonts():
+    assert normalize("𝐁𝐨𝐥𝐝 ⓒⓘⓡⓒⓛⓔ ＦＵＬＬ Straße").text == "bold circle full strasse"
+
+
+def test_invisible_and_bidi_characters_are_removed():
+    disguised = "ter\u200bror\u00ad \u202eсообщение\u202c \u2066x\u2069\ufeff"
+    assert normalize(disguised).text == "terror сообщение x"
+
+
+def test_mixed_script_word_folds_into_its_own_script():
+    # Latin "e" and "a" inside Russian words become Cyrillic: the text stays Russian.
+    russian = normalize("Это тeст для прoверки а")
+    assert russian.text == normalize("Это тест для проверки а").text
+    assert dominant_script(russian.text) == "CYRILLIC"
+    assert all(ord(c) > 0x400 or not c.isalpha() for c in russian.text)
+    # Cyrillic "е" and "а" inside English words become Latin.
+    assert normalize("Rеаl test").text == "real test"
+
+
+def test_real_text_in_two_scripts_is_kept():
+    # A Russian sentence quoting English acronyms keeps both scripts.
+    text = normalize("Сегодня ISIS и COVID обсуждали")
+    assert "isis" in text.text and "covid" in text.text and " и " in text.text
+
+
+def test_arabic_diacritics_tatweel_and_letter_variants():
+    assert normalize("الْعَرَبِيَّةُ").text == normalize("العربية").text == "العربيه"
+    assert normalize("أحمد إلى آخر").text == "احمد الي اخر"
+    assert normalize("كـــتاب").text == "كتاب"
+
+
+def test_uzbek_apostrophes_become_okina():
+    for variant in ["o‘zbek", "o'zbek", "o’zbek", "o`zbek", "oʻzbek", "oʼzbek"]:
+        assert normalize(variant).text == "o\u02bbzbek"
+    assert normalize("G'alaba").text == "g\u02bbalaba"
+
+
+def test_skeleton_drops_every_mark_for_matching_keys():
+    assert skeleton(normalize("Ţĥé ăttáck").text) == "the attack"
+    assert skeleton("ёж й") == "еж и"
+
+
+def test_letter_spaced_words_are_rejoined():
+    assert normalize("в н и м а н и е всем").text == "внимание всем"
+    assert normalize("a t t a c k now").text == "attack now"
+    # Two spaces separate spaced words; ordinary short words are left alone.
+    assert normalize("я и ты").text == "я и ты"
+
+
+def test_features_are_separated_and_kept():
+    n = normalize("Смотри #Новости https://example.org/a?b=1, 👍🏽 и www.test.com.")
+    assert n.hashtags == ("#новости",)
+    assert n.urls == ("https://example.org/a?b=1", "www.test.com")
+    assert n.emoji == ("👍🏽",)
+    assert n.text == "смотри новости , и ."
+
+
+def test_offsets_map_back_to_the_original():
+    original = "Ｈｅｌｌｏ,  \u200bмир! الْعَرَبِيَّةُ"
+    n = normalize(original)
+    assert len(n.offsets) == len(n.text) + 1 and n.offsets[-1] == len(original)
+    assert list(n.offsets) == sorted(n.offsets)
+    start = n.text.index("мир")
+    assert n.original[slice(*n.span(start, start + 3))] == "мир"
+    start = n.text.index("العربيه")
+    assert n.original[slice(*n.span(start, start + 7))] == "الْعَرَبِيَّةُ"
+
+
+def test_empty_and_emoji_only_text():
+    assert normalize("").text == "" and normalize("").offsets == (0,)
+    only = normalize("🔥🔥 👍")
+    assert only.text == "" and only.emoji == ("🔥", "🔥", "👍")
+
+
+def _disguise(text: str, mapping: dict[str, list[str]], rng: random.Random, share: float) -> str:
+    return "".join(rng.choice(mapping[c]) if c in mapping and rng.random() < share else c for c in text)
+
+
+@pytest.mark.skipif(not MAPPINGS.exists(), reason=f"AugLy evasion mappings not found at {MAPPINGS}")
+def test_augly_fun_fonts_normalise_to_the_clean_text():
+    fonts = json.loads((MAPPINGS / "fun_fonts.json").read_text("utf-8"))
+    sentences = (FLORES / "eng_Latn.devtest").read_text("utf-8").splitlines()[:50]
+    same = total = 0
+    for font in fonts.values():
+        for sentence in sentences:
+            # AugLy: a dict maps letters, a string is a combining mark put after each one.
+            disguised = "".join(font.get(c, c) if isinstance(font, dict) else c + font for c in sentence)
+            same += normalize(disguised).text == normalize(sentence).text
+            total += 1
+    # Most fancy-font alphabets are NFKC-compatible; the rest (upside-down etc.) are
+    # reported in eval/results/text_normalize.md.
+    assert same / total > 0.5
+
+
+def _same_word_share(pairs, key) -> float:
+    same = total = 0
+    for clean, disguised in pairs:
+        a, b = key(clean).split(), key(disguised).split()
+        if len(a) == len(b):
+            same += sum(x == y for x, y in zip(a, b))
+        total += len(a)
+    return same / total
+
+
+@pytest.mark.skipif(not MAPPINGS.exists(), reason=f"AugLy evasion mappings not found at {MAPPINGS}")
+def test_augly_homoglyphs_in_english_mostly_fold():
+    mapping = json.loads((MAPPINGS / "letter_unicode_mapping.json").read_text("utf-8"))
+    mapping = {k: v for k, v in mapping.items() if len(k) == 1}
+    rng = random.Random(7)
+    sentences = (FLORES / "eng_Latn.devtest").read_text("utf-8").splitlines()[:200]
+    pairs = [(s, _disguise(s, mapping, rng, 0.1)) for s in sentences]
+    raw = _same_word_share(pairs, str.casefold)
+    normalised = _same_word_share(pairs, lambda t: normalize(t).text)
+    keyed = _same_word_share(pairs, lambda t: skeleton(normalize(t).text))
+    assert raw < normalised < keyed
+    assert keyed > 0.75
