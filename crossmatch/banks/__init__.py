@@ -1,0 +1,1 @@
+"""Banks of known items: kinds, labels, thresholds, items and their signals."""

@@ -1,0 +1,190 @@
+"""Bank import from a folder of files, a JSONL of items, or a hash-list CSV.
+
+Imports are idempotent by item id (a file's path relative to the imported
+folder, the JSONL ``id``, or the CSV ``id`` column / ``type:signal``), so a
+rerun after an interruption neither duplicates nor drops anything.  Bad rows
+are reported with the row and the reason, and the import goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from crossmatch.banks.schemas import ItemLabels
+from crossmatch.banks.service import BankService, ItemUpsert
+from crossmatch.hashing import BatchHasher
+from crossmatch.items import ItemError, iter_jsonl, walk_files, content_from_file
+from crossmatch.settings import Settings
+from crossmatch.signals.base import Content, InvalidSignal, Signal
+from crossmatch.signals.registry import RegistryError, SignalRegistry
+
+BATCH = 500
+CSV_REQUIRED = ("signal_type", "signal")
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[ItemError] = field(default_factory=list)
+
+    def count(self, statuses: list[str]) -> None:
+        for status in statuses:
+            setattr(self, status, getattr(self, status) + 1)
+
+    def to_json(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": [{"item": e.item, "error": e.error} for e in self.errors],
+        }
+
+
+Progress = Callable[[int], None]
+
+
+def import_path(
+    settings: Settings,
+    banks: BankService,
+    registry: SignalRegistry,
+    bank_name: str,
+    path: Path,
+    progress: Progress = lambda n: None,
+    source: str | None = None,
+) -> ImportReport:
+    banks.get_bank(bank_name)  # fail fast, before reading anything
+    report = ImportReport()
+    if path.is_dir():
+        entries = _folder_entries(path)
+    elif path.suffix.lower() == ".jsonl":
+        entries = iter_jsonl(path)
+    elif path.suffix.lower() == ".csv":
+        _flush_all(banks, bank_name, _csv_items(path, registry, report, source), report, progress)
+        return report
+    elif path.is_file():
+        entries = iter([content_from_file(path, path.name)])
+    else:
+        report.errors.append(ItemError(str(path), "no such file or folder"))
+        return report
+    _flush_all(banks, bank_name, _hashed_items(settings, registry, entries, report, source), report, progress)
+    return report
+
+
+def _folder_entries(root: Path) -> Iterator[Content | ItemError]:
+    for file in walk_files(root):
+        yield content_from_file(file, file.relative_to(root).as_posix())
+
+
+def _hashed_items(
+    settings: Settings,
+    registry: SignalRegistry,
+    entries: Iterator[Content | ItemError],
+    report: ImportReport,
+    source: str | None,
+) -> Iterator[ItemUpsert]:
+    def contents() -> Iterator[Content]:
+        for entry in entries:
+            if isinstance(entry, ItemError):
+                report.errors.append(entry)
+            else:
+                yield entry
+
+    for content, hashed in BatchHasher(settings, registry).map(contents()):
+        # Bank items keep only what a query is compared against, never query-only variants.
+        signals = [s for s in hashed.signals if not s.meta.get("query_only")]
+        if hashed.error and not signals:
+            report.errors.append(ItemError(content.item, hashed.error))
+            continue
+        if not signals:
+            report.errors.append(ItemError(content.item, f"no signal could be made from this {content.kind}"))
+            continue
+        labels = dict(content.labels)
+        if source and "source" not in labels:
+            labels["source"] = source
+        yield ItemUpsert(content.item, signals, ItemLabels(**labels).compact(), content.kind)
+
+
+def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, source: str | None) -> Iterator[ItemUpsert]:
+    """Rows ``signal_type,signal[,id][,label columns...]``; rows sharing an id form one item."""
+    try:
+        handle = path.open("r", encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        report.errors.append(ItemError(str(path), f"cannot read: {exc.strerror}"))
+        return
+    with handle:
+        try:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+        except (csv.Error, UnicodeDecodeError) as exc:
+            report.errors.append(ItemError(str(path), f"not a readable CSV: {exc}"))
+            return
+        missing = [c for c in CSV_REQUIRED if c not in header]
+        if missing:
+            report.errors.append(
+                ItemError(str(path), f"CSV lacks column(s) {missing}; a hash list needs a header with signal_type,signal")
+            )
+            return
+        pending: ItemUpsert | None = None
+        line = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except (csv.Error, UnicodeDecodeError) as exc:
+                report.errors.append(ItemError(f"{path}:{line + 1}", f"unreadable row: {exc}"))
+                break  # the stream position is unknown after a decode error
+            line = reader.line_num
+            where = f"{path}:{line}"
+            try:
+                signal = _csv_signal(row, registry)
+            except (InvalidSignal, RegistryError) as exc:
+                report.errors.append(ItemError(where, str(exc)))
+                continue
+            item_id = (row.get("id") or "").strip() or f"{signal.type}:{signal.value}"
+            labels = {k: v for k, v in row.items() if k not in (*CSV_REQUIRED, "id") and k and v not in (None, "")}
+            if source and "source" not in labels:
+                labels["source"] = source
+            if pending is not None and pending.external_id == item_id:
+                pending.signals.append(signal)
+                continue
+            if pending is not None:
+                yield pending
+            pending = ItemUpsert(item_id, [signal], ItemLabels(**labels).compact(), None)
+        if pending is not None:
+            yield pending
+
+
+def _csv_signal(row: dict, registry: SignalRegistry) -> Signal:
+    type_name = (row.get("signal_type") or "").strip().lower()
+    if not type_name:
+        raise InvalidSignal("empty signal_type")
+    signal_type = registry.get(type_name)
+    return Signal(type_name, signal_type.validate(row.get("signal") or ""))
+
+
+def _flush_all(banks: BankService, bank_name: str, items: Iterator[ItemUpsert], report: ImportReport, progress: Progress) -> None:
+    batch: dict[str, ItemUpsert] = {}
+    for item in items:
+        if item.external_id in batch:
+            # The same id twice in one list: merge signals rather than fail the batch.
+            batch[item.external_id].signals.extend(item.signals)
+            continue
+        batch[item.external_id] = item
+        if len(batch) >= BATCH:
+            _flush(banks, bank_name, batch, report, progress)
+    if batch:
+        _flush(banks, bank_name, batch, report, progress)
+
+
+def _flush(banks: BankService, bank_name: str, batch: dict[str, ItemUpsert], report: ImportReport, progress: Progress) -> None:
+    items = list(batch.values())
+    report.count(banks.upsert_items(bank_name, items))
+    progress(len(items))
+    batch.clear()
+

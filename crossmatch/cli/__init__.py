@@ -1,0 +1,39 @@
+"""The ``crossmatch`` command: Typer sub-apps over the same services as the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from crossmatch.cli import banks as banks_cli
+from crossmatch.cli import scan as scan_cli
+from crossmatch.settings import Settings
+
+app = typer.Typer(
+    help="crossmatch: recognise known violent-extremist content across edits, formats and languages.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(None, "--home", envvar="CROSSMATCH_HOME", help="Data directory (default ~/.crossmatch)."),
+    database_url: Optional[str] = typer.Option(
+        None, "--database-url", envvar="CROSSMATCH_DATABASE_URL", help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db; default SQLite in the data directory."
+    ),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Hashing processes (default: all cores)."),
+) -> None:
+    overrides = {"workers": workers} if workers else {}
+    ctx.obj = Settings.load(home=home, database_url=database_url, **overrides)
+
+
+app.add_typer(banks_cli.app, name="bank")
+scan_cli.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,106 @@
+"""The hash stage: content -> signals, alone or in parallel worker processes.
+
+Hashing needs no database, so a batch can fan out over every core while the
+parent process does the index lookups.  Results come back in input order and
+the number of items in flight is bounded, so memory does not grow with the batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from crossmatch.settings import Settings
+from crossmatch.signals.base import Content, ContentError, DeepHasher, Signal
+from crossmatch.signals.registry import SignalRegistry
+
+
+@dataclass
+class Hashed:
+    """The hash stage's answer for one item."""
+
+    item: str
+    kind: str
+    signals: list[Signal] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def hash_content(registry: SignalRegistry, content: Content, deep: bool = False) -> Hashed:
+    """Run every signal type that applies to the content (``hash_deep`` too when ``deep``)."""
+    result = Hashed(content.item, content.kind)
+    errors: list[str] = []
+    for signal_type in registry:
+        try:
+            if deep:
+                if not isinstance(signal_type, DeepHasher):
+                    continue
+                signals = signal_type.hash_deep(content)
+            elif content.kind in signal_type.content_kinds:
+                signals = signal_type.hash(content)
+            else:
+                continue
+        except ContentError as exc:
+            message = str(exc)
+            if message not in errors:
+                errors.append(message)
+            continue
+        for signal in signals:
+            # Types with a quality score (pdq, vpdq) say below which a hash is unreliable.
+            floor = getattr(signal_type, "min_quality", None)
+            if signal.quality is not None and floor is not None and signal.quality < floor and not signal.meta.get("query_only"):
+                result.warnings.append(
+                    f"{signal.type} quality {signal.quality} is below {floor}: the hash is unreliable "
+                    "(flat or tiny image) and is not used for matching"
+                )
+        result.signals.extend(signals)
+    if errors:
+        result.error = "; ".join(errors)
+    return result
+
+
+# -- parallel batches ------------------------------------------------------------
+# Worker processes each build their own registry once (plugins and models load per process).
+_worker_registry: SignalRegistry | None = None
+
+
+def _init_worker(settings_json: str) -> None:
+    global _worker_registry  # per-process state of a pool worker, never of the parent
+    _worker_registry = SignalRegistry.from_entry_points(Settings.model_validate_json(settings_json))
+
+
+def _hash_in_worker(content: Content) -> Hashed:
+    assert _worker_registry is not None
+    content.derived.clear()
+    return hash_content(_worker_registry, content)
+
+
+class BatchHasher:
+    """Hashes a stream of contents with ``workers`` processes (in-process when 1)."""
+
+    def __init__(self, settings: Settings, registry: SignalRegistry, workers: int | None = None, in_flight: int = 64) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._workers = workers if workers is not None else settings.workers
+        self._in_flight = max(in_flight, 2 * self._workers)
+
+    def map(self, contents: Iterable[Content]) -> Iterator[tuple[Content, Hashed]]:
+        if self._workers <= 1:
+            for content in contents:
+                yield content, hash_content(self._registry, content)
+            return
+        with ProcessPoolExecutor(
+            self._workers, initializer=_init_worker, initargs=(self._settings.model_dump_json(),)
+        ) as pool:
+            pending: deque[tuple[Content, Future]] = deque()
+            source = iter(contents)
+            for content in itertools.islice(source, self._in_flight):
+                pending.append((content, pool.submit(_hash_in_worker, content)))
+            while pending:
+                content, future = pending.popleft()
+                yield content, future.result()
+                for nxt in itertools.islice(source, 1):
+                    pending.append((nxt, pool.submit(_hash_in_worker, nxt)))

@@ -1,0 +1,1 @@
+"""Media handling: safe image decoding, video frames, OCR, region detection."""

@@ -1,0 +1,101 @@
+"""Benign synthetic sample images and the edits platforms see, for the demo and tests.
+
+No real material is shipped: "known items" are generated posters of shapes,
+gradients and text, seeded so every run makes the same pixels.  The edits are
+the everyday ones (resize, re-encode, greyscale, flip, caption, letterbox) that
+a hash-sharing tool must see through.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+
+_FONT_PATHS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+)
+
+
+def font(size: int) -> ImageFont.ImageFont:
+    for path in _FONT_PATHS:
+        if Path(path).exists():
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size)
+
+
+def make_poster(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A deterministic 'poster': gradient background, shapes and a title."""
+    rng = random.Random(seed)
+    w, h = size
+    base = Image.linear_gradient("L").resize(size).rotate(rng.choice([0, 90, 180, 270]), expand=False)
+    tint = tuple(rng.randrange(40, 220) for _ in range(3))
+    img = ImageOps.colorize(base, black=(rng.randrange(0, 60),) * 3, white=tint)
+    draw = ImageDraw.Draw(img)
+    for _ in range(rng.randrange(6, 12)):
+        x0, y0 = rng.randrange(0, w - 40), rng.randrange(0, h - 40)
+        x1, y1 = x0 + rng.randrange(30, w // 2), y0 + rng.randrange(30, h // 2)
+        colour = tuple(rng.randrange(0, 256) for _ in range(3))
+        shape = rng.choice(["rect", "ellipse", "line"])
+        if shape == "rect":
+            draw.rectangle([x0, y0, x1, y1], fill=colour)
+        elif shape == "ellipse":
+            draw.ellipse([x0, y0, x1, y1], fill=colour)
+        else:
+            draw.line([x0, y0, x1, y1], fill=colour, width=rng.randrange(4, 16))
+    draw.text((w // 12, h // 12), f"SAMPLE {seed}", fill=(255, 255, 255), font=font(h // 10))
+    return img.filter(ImageFilter.SMOOTH)
+
+
+def to_bytes(img: Image.Image, fmt: str = "JPEG", quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    img.save(out, fmt, **({"quality": quality} if fmt == "JPEG" else {}))
+    return out.getvalue()
+
+
+def caption(img: Image.Image, text: str, band: float = 0.18) -> Image.Image:
+    """A meme-style caption band added above the picture."""
+    w, h = img.size
+    band_h = int(h * band)
+    out = Image.new("RGB", (w, h + band_h), (255, 255, 255))
+    out.paste(img, (0, band_h))
+    ImageDraw.Draw(out).text((w // 20, band_h // 4), text, fill=(0, 0, 0), font=font(band_h // 2))
+    return out
+
+
+def letterbox(img: Image.Image, ratio: float = 0.25, colour: tuple[int, int, int] = (0, 0, 0)) -> Image.Image:
+    w, h = img.size
+    pad = int(h * ratio / 2)
+    out = Image.new("RGB", (w, h + 2 * pad), colour)
+    out.paste(img, (0, pad))
+    return out
+
+
+EDITS = {
+    "resized": lambda img: img.resize((img.width // 2, img.height // 2)),
+    "reencoded": lambda img: Image.open(io.BytesIO(to_bytes(img, quality=35))).convert("RGB"),
+    "greyscale": lambda img: ImageOps.grayscale(img).convert("RGB"),
+    "flipped": ImageOps.mirror,
+    "rotated": lambda img: img.rotate(90, expand=True),
+    "captioned": lambda img: caption(img, "new caption"),
+    "letterboxed": letterbox,
+}
+
+
+def write_demo_set(root: Path, known: int = 6, unrelated: int = 4) -> tuple[Path, Path]:
+    """Write ``root/known`` (the bank) and ``root/incoming`` (edited copies mixed with unrelated images)."""
+    known_dir, incoming_dir = root / "known", root / "incoming"
+    known_dir.mkdir(parents=True, exist_ok=True)
+    incoming_dir.mkdir(parents=True, exist_ok=True)
+    names = list(EDITS)
+    for i in range(known):
+        poster = make_poster(1000 + i)
+        (known_dir / f"poster_{i:02d}.jpg").write_bytes(to_bytes(poster))
+        edit = names[i % len(names)]
+        (incoming_dir / f"upload_{i:02d}_{edit}.jpg").write_bytes(to_bytes(EDITS[edit](poster)))
+    for j in range(unrelated):
+        (incoming_dir / f"upload_unrelated_{j:02d}.jpg").write_bytes(to_bytes(make_poster(5000 + j)))
+    return known_dir, incoming_dir

@@ -1,0 +1,1 @@
+"""Signal types: one module per type, each a plain instance behind a ``create(settings)`` factory."""

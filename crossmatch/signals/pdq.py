@@ -1,0 +1,134 @@
+"""PDQ: Meta's perceptual image hash (256 bits, Hamming distance).
+
+Done well here means: quality is reported (low-quality hashes are flagged,
+never silently dropped), flipped and rotated copies are found through dihedral
+query hashes, letterbox borders are trimmed, and hostile images are refused
+with a clear error by :mod:`crossmatch.media.image`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pdqhash
+from PIL import Image
+
+from crossmatch.index.brute import BruteForceIndex
+from crossmatch.media.image import content_box, downscale, open_image
+from crossmatch.settings import ImageSettings, Settings
+from crossmatch.signals.base import Candidate, Content, InvalidSignal, Signal, SignalIndex, match_each
+
+# Order of pdqhash.compute_dihedral's eight hashes (the PDQ reference implementation's order).
+DIHEDRAL_VARIANTS = ("original", "rotate90", "rotate180", "rotate270", "flip_x", "flip_y", "flip_plus1", "flip_minus1")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def bits_to_hex(bits: np.ndarray) -> str:
+    """256 hash bits (most significant first) to the 64-hex-char form python-threatexchange uses."""
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
+
+
+def hex_to_bytes(value: str) -> bytes:
+    return bytes.fromhex(value)
+
+
+def hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def pdq_hash(img: Image.Image) -> tuple[str, int]:
+    """PDQ hash and quality (0-100) of an RGB image."""
+    bits, quality = pdqhash.compute(np.asarray(img))
+    return bits_to_hex(bits), int(quality)
+
+
+def pdq_dihedral(img: Image.Image) -> list[tuple[str, str, int]]:
+    """(variant name, hash, quality) for all eight rotations and flips, in one DCT pass."""
+    hashes, quality = pdqhash.compute_dihedral(np.asarray(img))
+    return [(name, bits_to_hex(bits), int(quality)) for name, bits in zip(DIHEDRAL_VARIANTS, hashes)]
+
+
+def decoded_image(content: Content, settings: ImageSettings) -> Image.Image:
+    """The content's image, decoded once at hashing size and cached on the content."""
+    cached = content.derived.get("image")
+    if cached is None:
+        assert content.data is not None
+        size = settings.pdq_decode_size or None
+        cached = open_image(content.data, content.item, settings, max_side=size)
+        if size:
+            cached = downscale(cached, size)
+        content.derived["image"] = cached
+    return cached
+
+
+@dataclass(frozen=True)
+class PdqType:
+    settings: ImageSettings
+    name: str = "pdq"
+    content_kinds: frozenset[str] = frozenset({"image"})
+    metric: str = "distance"
+    default_threshold: float = 31.0  # PDQ's published operating point
+    max_threshold: float = 64.0
+
+    @property
+    def min_quality(self) -> int:
+        return self.settings.pdq_min_quality
+
+    def validate(self, value: str) -> str:
+        value = value.strip().lower()
+        if not _HEX64.fullmatch(value):
+            raise InvalidSignal(f"pdq must be 64 hex characters (256 bits), got {value[:80]!r}")
+        return value
+
+    def hash(self, content: Content) -> list[Signal]:
+        """The whole image, its border-trimmed form if different, and (query-only) dihedral variants."""
+        img = decoded_image(content, self.settings)
+        signals: list[Signal] = []
+        if self.settings.dihedral:
+            variants = pdq_dihedral(img)
+            value, quality = variants[0][1], variants[0][2]
+        else:
+            variants = []
+            value, quality = pdq_hash(img)
+        signals.append(Signal(self.name, value, quality, {"variant": "original"}))
+        if self.settings.trim_borders:
+            left, top, right, bottom = content_box(img)
+            if (right - left, bottom - top) != img.size:
+                t_value, t_quality = pdq_hash(img.crop((left, top, right, bottom)))
+                if t_value != value:
+                    box = [left, top, right - left, bottom - top]
+                    signals.append(Signal(self.name, t_value, t_quality, {"variant": "trimmed", "box": box}))
+        for name, v_value, v_quality in variants[1:]:
+            # Query-only: a bank stores the upright image; a flipped upload matches through these.
+            signals.append(Signal(self.name, v_value, v_quality, {"variant": name, "query_only": True}))
+        return signals
+
+    def compare(self, a: Signal, b: Signal) -> float:
+        return float(hamming(a.value, b.value))
+
+    def examples(self) -> list[Signal]:
+        return [
+            Signal(self.name, "f" * 64),
+            Signal(self.name, "0" * 64),
+            Signal(self.name, "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22", 100),
+        ]
+
+    def brute_force_index(self) -> SignalIndex:
+        return BruteForceIndex(self.compare, "distance")
+
+    def fast_index(self) -> SignalIndex:
+        from crossmatch.index.pdq_fast import PdqIndex  # numpy-heavy; only loaded when an index is built
+
+        return PdqIndex()
+
+    def match(self, queries: Sequence[Signal], index: SignalIndex, threshold: float, lookup) -> list[Candidate]:
+        # Low-quality hashes (flat or tiny images) collide with everything: report, don't match.
+        usable = [q for q in queries if q.quality is None or q.quality >= self.min_quality]
+        return match_each(self, usable, index, threshold)
+
+
+def create(settings: Settings) -> PdqType:
+    return PdqType(settings.image)

@@ -1,0 +1,69 @@
+"""URL signals: canonicalised URLs, exact match (links to known outlets and uploads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from crossmatch.index.brute import BruteForceIndex, ExactIndex
+from crossmatch.settings import Settings
+from crossmatch.signals.base import Candidate, Content, InvalidSignal, Signal, SignalIndex, match_each
+
+# Tracking parameters vary per share and say nothing about the target.
+_TRACKING_PREFIXES = ("utm_", "fbclid", "gclid", "igshid", "si", "ref_src", "feature")
+
+
+def canonical_url(raw: str) -> str:
+    """Lower-case scheme and host, drop default ports, fragments, ``www.`` and tracking parameters.
+
+    >>> canonical_url("HTTPS://www.Example.com:443/a/b/?utm_source=x&id=3#top")
+    'https://example.com/a/b?id=3'
+    """
+    raw = raw.strip()
+    parts = urlsplit(raw if "://" in raw else "https://" + raw)
+    if not parts.hostname:
+        raise InvalidSignal(f"not a URL: {raw[:80]!r}")
+    scheme = "https" if parts.scheme in ("http", "https") else parts.scheme.lower()
+    host = parts.hostname.lower().removeprefix("www.")
+    port = parts.port
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith(_TRACKING_PREFIXES)]
+    path = parts.path.rstrip("/")
+    return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), ""))
+
+
+@dataclass(frozen=True)
+class UrlType:
+    name: str = "url"
+    content_kinds: frozenset[str] = frozenset({"url", "text"})
+    metric: str = "distance"
+    default_threshold: float = 0.0
+    max_threshold: float = 0.0
+
+    def validate(self, value: str) -> str:
+        return canonical_url(value)
+
+    def hash(self, content: Content) -> list[Signal]:
+        if content.url:
+            return [Signal(self.name, canonical_url(content.url))]
+        return []
+
+    def compare(self, a: Signal, b: Signal) -> float:
+        return 0.0 if a.value == b.value else 1.0
+
+    def examples(self) -> list[Signal]:
+        return [Signal(self.name, canonical_url(u)) for u in ("example.com/a", "https://example.org/?id=1")]
+
+    def brute_force_index(self) -> SignalIndex:
+        return BruteForceIndex(self.compare, "distance")
+
+    def fast_index(self) -> SignalIndex:
+        return ExactIndex()
+
+    def match(self, queries: Sequence[Signal], index: SignalIndex, threshold: float, lookup) -> list[Candidate]:
+        return match_each(self, queries, index, 0.0)
+
+
+def create(settings: Settings) -> UrlType:
+    return UrlType()

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models and repositories; SQLite by default, PostgreSQL by URL."""
