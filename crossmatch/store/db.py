@@ -51,8 +51,12 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the schema to the newest revision of every area (idempotent).
+
+    Each domain area (core, review, actions, exchange) has its own migration
+    branch rooted at ``0001_core``; ``heads`` upgrades them all.
+    """
+    command.upgrade(alembic_config(engine), "heads")
 
 
 def session_factory(engine: Engine) -> sessionmaker:

@@ -3,7 +3,7 @@
 from alembic import context
 
 from crossmatch.store.db import Base
-from crossmatch.store import models  # noqa: F401  (registers tables on Base.metadata)
+from crossmatch.store import all_models  # noqa: F401  (registers every area's tables on Base.metadata)
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
