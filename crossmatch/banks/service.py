@@ -272,12 +272,13 @@ class BankService:
         newest = seq
         for change_seq, sid, op, value, quality, meta in rows:
             newest = change_seq
-            if op == "add" and value is not None:
-                added[sid] = Signal(signal_type, value, quality, meta or {})
+            if op == "add":
+                if value is not None:  # None: deleted since; its "remove" follows in the log
+                    added[sid] = Signal(signal_type, value, quality, meta or {})
             else:
                 added.pop(sid, None)
                 removed.append(sid)
-        return list(added.items()), removed, newest
+        return list(added.items()), list(dict.fromkeys(removed)), newest
 
     def describe_signals(self, signal_ids: Iterable[int]) -> dict[int, SignalRef]:
         ids = list(set(signal_ids))

@@ -81,8 +81,13 @@ def trim_borders(img: Image.Image, tolerance: float = 8.0, max_trim: float = 0.4
     return img if box == (0, 0, img.width, img.height) else img.crop(box)
 
 
-def content_box(img: Image.Image, tolerance: float = 8.0, max_trim: float = 0.4) -> tuple[int, int, int, int]:
+def content_box(
+    img: Image.Image, tolerance: float = 6.0, max_trim: float = 0.4, min_band: float = 0.03
+) -> tuple[int, int, int, int]:
     """The (left, top, right, bottom) box left after removing flat borders.
+
+    Bands thinner than ``min_band`` of the dimension are kept: a slow gradient
+    at an edge is picture, a letterbox is a band of real width.
 
     A row or column is border when it is nearly uniform and close to the edge
     colour.  At most ``max_trim`` of each dimension is removed, so a flat image
@@ -105,7 +110,7 @@ def content_box(img: Image.Image, tolerance: float = 8.0, max_trim: float = 0.4)
         n = 0
         while n < limit and mask[n]:
             n += 1
-        return n
+        return n if n >= min_band * len(mask) else 0
 
     top = run(rows_top, int(h * max_trim))
     bottom = run(rows_bottom[::-1], int(h * max_trim))
