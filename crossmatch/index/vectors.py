@@ -203,6 +203,7 @@ class VectorIndex:
     def load(cls, path: str | Path, decode: Decoder | None = None) -> "VectorIndex":
         with np.load(Path(path), allow_pickle=False) as data:
             header = json.loads(bytes(data["header"]).decode())
-            index = cls(header["dim"], decode=decode, ann_min_size=header["ann_min_size"], nprobe=header["nprobe"])
+            options = {"decode": decode} if decode is not None else {}
+            index = cls(header["dim"], ann_min_size=header["ann_min_size"], nprobe=header["nprobe"], **options)
             index.add_vectors(data["ids"].tolist(), data["vectors"])
         return index

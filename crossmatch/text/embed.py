@@ -144,7 +144,8 @@ class SentenceTransformersBackend:
                         "backend 'sentence-transformers:' needs the extra 'st' (pip install crossmatch[st])"
                     ) from exc
                 self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-                self._dim = int(self._model.get_sentence_embedding_dimension())
+                dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+                self._dim = int(dim_of())
         return self._model
 
     @property
