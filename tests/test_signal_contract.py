@@ -6,7 +6,7 @@ import pytest
 
 from crossmatch.settings import Settings
 from crossmatch.signals.base import InvalidSignal, SignalType, within
-from crossmatch.signals.registry import RegistryError, SignalRegistry
+from crossmatch.signals.registry import RegistryError, SignalRegistry, UnknownSignalType
 
 
 def _registry(tmp_path) -> SignalRegistry:
@@ -60,5 +60,5 @@ def test_registry_rejects_duplicates(tmp_path):
     registry = _registry(tmp_path)
     with pytest.raises(RegistryError, match="registered twice"):
         registry.register(registry.get("md5"))
-    with pytest.raises(RegistryError, match="unknown signal type 'nope'"):
+    with pytest.raises(UnknownSignalType, match="unknown signal type 'nope'"):
         registry.get("nope")

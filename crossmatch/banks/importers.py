@@ -19,7 +19,7 @@ from crossmatch.hashing import BatchHasher
 from crossmatch.items import ItemError, iter_jsonl, walk_files, content_from_file
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, InvalidSignal, Signal
-from crossmatch.signals.registry import RegistryError, SignalRegistry
+from crossmatch.signals.registry import SignalRegistry, UnknownSignalType
 
 BATCH = 500
 CSV_REQUIRED = ("signal_type", "signal")
@@ -143,7 +143,7 @@ def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, sourc
             where = f"{path}:{line}"
             try:
                 signal = _csv_signal(row, registry)
-            except (InvalidSignal, RegistryError) as exc:
+            except (InvalidSignal, UnknownSignalType) as exc:
                 report.errors.append(ItemError(where, str(exc)))
                 continue
             item_id = (row.get("id") or "").strip() or f"{signal.type}:{signal.value}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Callable, Iterable
 
+from crossmatch.errors import InvalidInput
 from crossmatch.settings import Settings
 from crossmatch.signals.base import SignalType
 
@@ -17,6 +18,10 @@ GROUP = "crossmatch.signal_types"
 
 
 class RegistryError(RuntimeError):
+    """A broken plugin set-up (duplicate or misnamed signal types): a bug to fix, not user input."""
+
+
+class UnknownSignalType(InvalidInput):
     pass
 
 
@@ -38,7 +43,7 @@ class SignalRegistry:
             return self._types[name]
         except KeyError:
             known = ", ".join(sorted(self._types))
-            raise RegistryError(f"unknown signal type {name!r}; known types: {known}") from None
+            raise UnknownSignalType(f"unknown signal type {name!r}; known types: {known}") from None
 
     def names(self) -> list[str]:
         return sorted(self._types)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -9,6 +10,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from crossmatch.index.brute import BruteForceIndex, ExactIndex
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Candidate, Content, InvalidSignal, Signal, SignalIndex, match_each
+
+# URLs inside posts: explicit schemes or www. hosts (bare domains are too ambiguous in prose).
+_URL_IN_TEXT = re.compile(r"(?:https?://|www\.)[^\s<>\"'\)\]]+", re.IGNORECASE)
+_TRAILING = ".,;:!?»”"
 
 # Tracking parameters vary per share and say nothing about the target.
 _TRACKING_PREFIXES = ("utm_", "fbclid", "gclid", "igshid", "si", "ref_src", "feature")
@@ -45,9 +50,17 @@ class UrlType:
         return canonical_url(value)
 
     def hash(self, content: Content) -> list[Signal]:
-        if content.url:
-            return [Signal(self.name, canonical_url(content.url))]
-        return []
+        """The item's own URL and every link in its text, canonicalised and de-duplicated."""
+        raw = [content.url] if content.url else []
+        if content.text:
+            raw += [m.group(0).rstrip(_TRAILING) for m in _URL_IN_TEXT.finditer(content.text[:1_000_000])]
+        values: dict[str, None] = {}
+        for url in raw:
+            try:
+                values[canonical_url(url)] = None
+            except InvalidSignal:
+                continue  # a malformed link in prose is not an error of the item
+        return [Signal(self.name, v) for v in values]
 
     def compare(self, a: Signal, b: Signal) -> float:
         return 0.0 if a.value == b.value else 1.0
