@@ -113,7 +113,7 @@ class IndexManager:
             if loader is not None and meta.get("seq", 0) <= latest:
                 try:
                     return _Loaded(loader(paths[0]), int(meta["seq"]))
-                except (OSError, ValueError, KeyError):
+                except (OSError, ValueError, KeyError, EOFError):
                     pass  # a damaged snapshot is rebuilt from the store below
         index = fast if fast is not None else signal_type.brute_force_index()
         # Take the change number first: changes racing with the full read are re-applied, harmlessly.
