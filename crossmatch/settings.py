@@ -72,6 +72,28 @@ class TextNearSettings(BaseModel):
     min_shingles: int = 3
 
 
+class ServiceSettings(BaseModel):
+    # HTTP service: session signing key (None: generated once into <home>/session_secret), rate limits, delivery.
+    secret_key: str | None = None
+    session_max_age_s: int = 8 * 3600
+    https_only_cookies: bool = False
+    rate_per_second: float = 100.0  # per API token, token bucket in memory per process
+    rate_burst: int = 200
+    max_upload_bytes: int = 100 * 1024 * 1024
+    webhook_max_attempts: int = 8
+    webhook_backoff_s: float = 2.0  # first retry after this, doubling each time
+    webhook_backoff_max_s: float = 3600.0
+    webhook_timeout_s: float = 10.0
+    worker_poll_s: float = 1.0
+    background_workers: bool = True  # delivery and submission threads in the server process
+
+
+class ReviewSettings(BaseModel):
+    # A reviewer's claim on a case lapses after this long, so an abandoned tab does not block the queue.
+    claim_minutes: int = 15
+    preview_side: int = 480  # kept media previews are downscaled to this many pixels
+
+
 class Settings(BaseModel):
     home: Path = Field(default_factory=lambda: Path.home() / ".crossmatch")
     database_url: str | None = None
@@ -86,6 +108,7 @@ class Settings(BaseModel):
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     regions: RegionSettings = Field(default_factory=RegionSettings)
     text_near: TextNearSettings = Field(default_factory=TextNearSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("home")

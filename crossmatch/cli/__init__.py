@@ -9,6 +9,7 @@ import typer
 
 from crossmatch.cli import banks as banks_cli
 from crossmatch.cli import scan as scan_cli
+from crossmatch.cli import serve as serve_cli
 from crossmatch.cli.samples import samples_cmd
 from crossmatch.settings import Settings
 
@@ -34,6 +35,7 @@ def _root(
 
 app.add_typer(banks_cli.app, name="bank")
 scan_cli.register(app)
+serve_cli.register(app)
 app.command("samples")(samples_cmd)
 
 

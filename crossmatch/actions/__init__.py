@@ -1,0 +1,1 @@
+"""Actions: policies per bank, webhook sinks, durable delivery with retries and dead letters."""

@@ -1,0 +1,105 @@
+"""The FastAPI app factory: one Context, services on app.state, one error handler, workers in the lifespan."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from crossmatch.actions.delivery import Deliverer
+from crossmatch.actions.service import ActionService
+from crossmatch.actions.worker import BackgroundLoop
+from crossmatch.api import routes_actions, routes_admin, routes_banks, routes_health, routes_scan, routes_submissions
+from crossmatch.api.errors import install_error_handlers
+from crossmatch.api.metrics import Metrics, MetricsMiddleware
+from crossmatch.api.submissions import SubmissionService
+from crossmatch.audit.service import AuditLog
+from crossmatch.auth.ratelimit import RateLimiter
+from crossmatch.auth.tokens import TokenService
+from crossmatch.auth.users import UserService
+from crossmatch.context import Context, open_context
+from crossmatch.settings import Settings
+
+API_VERSION = "1"
+
+
+def session_secret(settings: Settings) -> str:
+    """The configured key, else one generated once and kept (mode 600) in the data directory."""
+    if settings.service.secret_key:
+        return settings.service.secret_key
+    path = Path(settings.home) / "session_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_urlsafe(48))
+        tmp.chmod(0o600)
+        tmp.replace(path)  # atomic: two servers starting together end with one key
+    return path.read_text().strip()
+
+
+def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
+    ctx = context or open_context(settings, min_refresh_seconds=1.0)
+    owns_ctx = context is None
+    svc = settings.service
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loops: list[BackgroundLoop] = []
+        if svc.background_workers:
+            deliverer = Deliverer(ctx.sessions, svc)
+            loops = [
+                BackgroundLoop("delivery", lambda: _busy(deliverer.deliver_due()), app.state.actions.wakeup, svc.worker_poll_s),
+                BackgroundLoop("submissions", app.state.submissions.process_next, app.state.submissions.wakeup, svc.worker_poll_s),
+            ]
+            for loop in loops:
+                loop.start()  # pending deliveries and queued submissions resume here after a restart
+        try:
+            yield
+        finally:
+            for loop in loops:
+                loop.stop()
+            if svc.background_workers:
+                deliverer.close()
+            if owns_ctx:
+                ctx.close()
+
+    app = FastAPI(
+        title="crossmatch",
+        version=API_VERSION,
+        description="Hash, match and act on known violent-extremist content. Authenticate with `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+    )
+    state = app.state
+    state.settings = settings
+    state.ctx = ctx
+    state.engine_lock = threading.Lock()  # indices are not safe for concurrent refresh + query
+    state.audit = AuditLog(ctx.sessions)
+    state.actions = ActionService(ctx.sessions, settings, ctx.banks)
+    state.users = UserService(ctx.sessions)
+    state.tokens = TokenService(ctx.sessions)
+    state.rate_limiter = RateLimiter(svc.rate_per_second, svc.rate_burst)
+    state.metrics = Metrics()
+    state.review = None  # review engineer: ReviewService(ctx.sessions, ctx.banks, state.audit, state.actions, settings)
+    state.submissions = SubmissionService(ctx.sessions, settings, ctx.engine, state.engine_lock, state.actions, state.review)
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie="crossmatch_session",
+        max_age=svc.session_max_age_s,
+        same_site="lax",  # cross-site POSTs carry no session cookie (CSRF)
+        https_only=svc.https_only_cookies,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    install_error_handlers(app)
+    for module in (routes_health, routes_scan, routes_submissions, routes_banks, routes_actions, routes_admin):
+        app.include_router(module.router)
+    return app
+
+
+def _busy(report) -> bool:
+    return report.delivered + report.failed + report.dead > 0

@@ -1,0 +1,92 @@
+"""The one place domain errors become HTTP responses: {"error": ..., "detail": ...}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crossmatch.api.schemas import ErrorOut
+from crossmatch.auth.roles import Forbidden, RateLimited, Unauthenticated
+from crossmatch.errors import Conflict, CrossmatchError, InvalidInput, NotFound
+from crossmatch.signals.base import ContentError, InvalidSignal
+from crossmatch.signals.registry import RegistryError
+
+log = logging.getLogger(__name__)
+
+STATUS: list[tuple[type[Exception], int]] = [
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidInput, 422),
+    (RateLimited, 429),
+    (InvalidSignal, 422),
+    (ContentError, 422),
+    (RegistryError, 422),  # e.g. an unknown signal type named by the caller
+]
+
+# Documented on every route so clients (and schemathesis) know the error shape.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in [(401, "No or bad credentials"), (403, "Role not allowed"), (404, "Not found"), (409, "Conflict"),
+                       (422, "Invalid input"), (429, "Rate limited")]
+}
+
+
+def error_body(error: str, detail: str, **extra: object) -> dict:
+    return {"error": error, "detail": detail, **extra}
+
+
+def _domain(request: Request, exc: Exception) -> JSONResponse:
+    status = next(code for kind, code in STATUS if isinstance(exc, kind))
+    headers = {}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.5)))
+    name = type(exc).__name__
+    if isinstance(exc, (InvalidSignal, ContentError, RegistryError)):
+        name = "InvalidInput"
+    return JSONResponse(error_body(name, str(exc)), status_code=status, headers=headers)
+
+
+def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+        problems.append(f"{where}: {err.get('msg', 'invalid')}")
+    detail = "; ".join(problems[:10]) + " (see /docs for the expected shape)"
+    return JSONResponse(error_body("InvalidInput", detail), status_code=422)
+
+
+def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    names = {404: "NotFound", 405: "MethodNotAllowed", 413: "TooLarge", 400: "BadRequest"}
+    detail = str(exc.detail)
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.url.path}; see /docs for the API"
+    return JSONResponse(error_body(names.get(exc.status_code, "HTTPError"), detail), status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse(error_body("InternalError", "the server failed on this request; the error is in its log"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for kind in {kind for kind, _ in STATUS} | {CrossmatchError}:
+        app.add_exception_handler(kind, _domain_or_unexpected)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def _domain_or_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if any(isinstance(exc, kind) for kind, _ in STATUS):
+        return _domain(request, exc)
+    # Any other domain error is still the caller's to fix.
+    return JSONResponse(error_body("InvalidInput", str(exc)), status_code=422)

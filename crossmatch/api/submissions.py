@@ -1,0 +1,198 @@
+"""Asynchronous submissions: stored as a row (queued), scanned by a worker thread.
+
+The content waits in a spool file until scanned, then is deleted unless
+``settings.keep_media`` (then it expires after ``media_retention_days``).
+A submission left half-scanned by a crash is taken up again after its lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Float, String, Text, UniqueConstraint, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+
+from crossmatch.actions.service import ActionService
+from crossmatch.engine import Engine
+from crossmatch.items import sniff_kind
+from crossmatch.errors import NotFound
+from crossmatch.settings import Settings
+from crossmatch.signals.base import Content
+from crossmatch.store.db import Base
+from crossmatch.store.models import BigId, utcnow
+
+log = logging.getLogger(__name__)
+LEASE_S = 900.0  # a scan taking longer than this is assumed crashed and is started again
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("owner", "idempotency_key", name="uq_submission_idempotency"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    item: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)  # queued|scanning|done|failed
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    spool_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    media_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    case_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    action_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+def submission_json(row: Submission) -> dict[str, Any]:
+    return {
+        "id": row.id, "status": row.status, "item": row.item, "kind": row.kind, "source": row.source,
+        "idempotency_key": row.idempotency_key, "result": row.result, "case_id": row.case_id,
+        "action_ids": row.action_ids or [], "error": row.error, "created_at": row.created_at.isoformat(),
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+    }
+
+
+class SubmissionService:
+    def __init__(self, sessions: sessionmaker, settings: Settings, engine: Engine, engine_lock: threading.Lock,
+                 actions: ActionService, review: Any = None) -> None:
+        self._sessions = sessions
+        self.settings = settings
+        self._engine = engine
+        self._lock = engine_lock
+        self._actions = actions
+        self.review = review  # ReviewService once the review domain is wired in (open_case)
+        self.spool = settings.home / "spool"
+        self.wakeup = threading.Event()
+
+    def submit(self, owner: str, content: Content, idempotency_key: str | None, source: str | None) -> tuple[dict[str, Any], bool]:
+        """(the submission, True if new).  The same key from the same owner returns the first one."""
+        if idempotency_key:
+            existing = self._by_key(owner, idempotency_key)
+            if existing is not None:
+                return existing, False
+        self.spool.mkdir(parents=True, exist_ok=True)
+        path = self.spool / uuid.uuid4().hex
+        path.write_bytes(_spool_bytes(content))
+        try:
+            with self._sessions.begin() as session:
+                row = Submission(owner=owner, idempotency_key=idempotency_key, source=source, item=content.item[:500],
+                                 kind=content.kind, status="queued", spool_path=str(path), action_ids=[])
+                session.add(row)
+                session.flush()
+                out = submission_json(row)
+        except IntegrityError:  # a concurrent request with the same key won the race
+            path.unlink(missing_ok=True)
+            existing = self._by_key(owner, idempotency_key or "")
+            if existing is None:
+                raise
+            return existing, False
+        self.wakeup.set()
+        return out, True
+
+    def get(self, submission_id: int, owner: str | None = None) -> dict[str, Any]:
+        with self._sessions() as session:
+            row = session.get(Submission, submission_id)
+        if row is None or (owner is not None and row.owner != owner):
+            raise NotFound(f"no submission {submission_id} for this caller; submit content with POST /api/v1/submissions")
+        return submission_json(row)
+
+    def _by_key(self, owner: str, key: str) -> dict[str, Any] | None:
+        with self._sessions() as session:
+            row = session.scalar(select(Submission).where(Submission.owner == owner, Submission.idempotency_key == key))
+            return submission_json(row) if row is not None else None
+
+    # -- worker -----------------------------------------------------------------
+    def process_next(self) -> bool:
+        """Scan one queued submission; False when there is none."""
+        self.purge_expired()
+        now = time.time()
+        with self._sessions() as session:
+            candidates = list(session.scalars(
+                select(Submission.id).where(or_(Submission.status == "queued",
+                                                (Submission.status == "scanning") & (Submission.lease_until < now)))
+                .order_by(Submission.id).limit(5)
+            ))
+        for submission_id in candidates:
+            with self._sessions.begin() as session:
+                taken = session.execute(
+                    update(Submission).where(Submission.id == submission_id,
+                                             or_(Submission.status == "queued", Submission.lease_until < now))
+                    .values(status="scanning", lease_until=now + LEASE_S)
+                ).rowcount
+            if taken == 1:
+                self._process(submission_id)
+                return True
+        return False
+
+    def _process(self, submission_id: int) -> None:
+        with self._sessions() as session:
+            row = session.get(Submission, submission_id)
+        try:
+            content = _load(row)
+            with self._lock:
+                result = self._engine.scan(content)
+            case_id = None
+            if self.review is not None and result.error is None and self._actions.wants_review(result):
+                case_id = self.review.open_case(result, content, str(submission_id), row.source)
+            action_ids = self._actions.on_scan(result, submission_id, case_id)
+            values = {"status": "failed" if result.error else "done", "result": result.to_json(),
+                      "case_id": case_id, "action_ids": action_ids, "error": result.error}
+        except (OSError, UnicodeDecodeError) as exc:
+            values = {"status": "failed", "error": f"cannot read the submitted content: {exc}"}
+        except Exception as exc:  # one bad item must not wedge the queue; the log has the traceback
+            log.exception("submission %s failed", submission_id)
+            values = {"status": "failed", "error": f"scan failed ({type(exc).__name__}: {exc}); resubmit or report this"}
+        values.update(finished_at=utcnow(), lease_until=None)
+        if self.settings.keep_media and row.spool_path:
+            values["media_expires_at"] = utcnow() + timedelta(days=self.settings.media_retention_days)
+        else:
+            if row.spool_path:
+                Path(row.spool_path).unlink(missing_ok=True)
+            values["spool_path"] = None
+        with self._sessions.begin() as session:
+            session.execute(update(Submission).where(Submission.id == submission_id).values(**values))
+
+    def purge_expired(self) -> int:
+        """Delete kept media whose retention has passed."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Submission.id, Submission.spool_path)
+                .where(Submission.media_expires_at.is_not(None), Submission.media_expires_at < utcnow())
+            ).all()
+        for submission_id, path in rows:
+            if path:
+                Path(path).unlink(missing_ok=True)
+            with self._sessions.begin() as session:
+                session.execute(update(Submission).where(Submission.id == submission_id)
+                                .values(spool_path=None, media_expires_at=None))
+        return len(rows)
+
+
+def _spool_bytes(content: Content) -> bytes:
+    if content.kind == "text":
+        return (content.text or "").encode("utf-8")
+    if content.kind == "url":
+        return (content.url or "").encode("utf-8")
+    return content.data or b""
+
+
+def _load(row: Submission) -> Content:
+    if not row.spool_path:
+        raise OSError("the content is gone (deleted after scanning or by retention)")
+    data = Path(row.spool_path).read_bytes()
+    if row.kind == "text":
+        return Content(row.item, "text", text=data.decode("utf-8"))
+    if row.kind == "url":
+        return Content(row.item, "url", url=data.decode("utf-8"))
+    return Content(row.item, sniff_kind(data, row.item), data=data)

@@ -1,0 +1,95 @@
+"""Web users for the review UI: argon2 password hashes, roles, disable (never delete: the audit names them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from crossmatch.auth.models import User
+from crossmatch.auth.roles import Principal, check_role
+from crossmatch.errors import Conflict, InvalidInput, NotFound
+
+MIN_PASSWORD = 10
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    username: str
+    role: str
+    enabled: bool
+    created_at: datetime
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "username": self.username, "role": self.role, "enabled": self.enabled, "created_at": self.created_at.isoformat()}
+
+
+def _info(row: User) -> UserInfo:
+    return UserInfo(row.id, row.username, row.role, row.enabled, row.created_at)
+
+
+class UserService:
+    def __init__(self, sessions: sessionmaker) -> None:
+        self._sessions = sessions
+        self._hasher = PasswordHasher()
+        # Verified against when the user is unknown, so timing does not reveal which usernames exist.
+        self._dummy = self._hasher.hash("crossmatch-no-such-user")
+
+    def create(self, username: str, password: str, role: str) -> UserInfo:
+        check_role(role)
+        username = username.strip()
+        if not username or len(username) > 200:
+            raise InvalidInput("a username must be 1-200 characters")
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInput(f"the password for {username!r} is too short: use at least {MIN_PASSWORD} characters")
+        try:
+            with self._sessions.begin() as session:
+                row = User(username=username, password_hash=self._hasher.hash(password), role=role, enabled=True)
+                session.add(row)
+                session.flush()
+                return _info(row)
+        except IntegrityError:
+            raise Conflict(f"user {username!r} already exists; pick another name or disable the old one") from None
+
+    def verify(self, username: str, password: str) -> Principal | None:
+        with self._sessions() as session:
+            row = session.scalar(select(User).where(User.username == username))
+        if row is None or not row.enabled:
+            try:
+                self._hasher.verify(self._dummy, password)
+            except VerificationError:
+                pass
+            return None
+        try:
+            self._hasher.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if self._hasher.check_needs_rehash(row.password_hash):
+            with self._sessions.begin() as session:
+                session.get(User, row.id).password_hash = self._hasher.hash(password)
+        return Principal(row.username, row.role, "session")
+
+    def list(self) -> list[UserInfo]:
+        with self._sessions() as session:
+            return [_info(row) for row in session.scalars(select(User).order_by(User.username))]
+
+    def get(self, username: str) -> UserInfo:
+        with self._sessions() as session:
+            row = session.scalar(select(User).where(User.username == username))
+            if row is None:
+                raise NotFound(f"no user named {username!r}; see `crossmatch user list`")
+            return _info(row)
+
+    def disable(self, username: str) -> UserInfo:
+        with self._sessions.begin() as session:
+            row = session.scalar(select(User).where(User.username == username))
+            if row is None:
+                raise NotFound(f"no user named {username!r}; see `crossmatch user list`")
+            row.enabled = False
+            return _info(row)
