@@ -17,7 +17,7 @@ from typing import Any, Callable
 from sqlalchemy import insert, select, update
 
 from crossmatch.banks.service import BankService, ItemUpsert
-from crossmatch.errors import CrossmatchError, NotFound
+from crossmatch.errors import CrossmatchError, InvalidInput, NotFound
 from crossmatch.exchange.base import Delta, Source, SourceError, Update
 from crossmatch.exchange.file_source import formula_warnings
 from crossmatch.exchange.models import Exchange, ExchangeItem
@@ -129,7 +129,7 @@ class Syncer:
         for type_name, value in upd.signals:
             try:
                 signals.append(Signal(type_name, self._registry.get(type_name).validate(value)))
-            except (InvalidSignal, RegistryError) as exc:
+            except (InvalidSignal, RegistryError, InvalidInput) as exc:  # unknown types are InvalidInput
                 report.errors.append(ItemError(upd.key, str(exc)))
         if not signals:
             if upd.signals:
