@@ -52,10 +52,14 @@ def test_nul_bytes_and_invalid_utf8_are_errors_naming_the_item(near):
 
 def test_right_to_left_override_cannot_hide_text(near):
     plain = "Встреча у главного входа в семь часов вечера"
-    hidden = "\u202e" + plain.replace(" ", " \u202d\u2067", 3) + "\u202c\u2069"  # RLO, LRO, RLI, PDF, PDI
+    # Stored back to front inside RLO ... PDF, it displays as the plain text; so it must match.
+    hidden = "\u202e" + plain[::-1] + "\u202c"
     a = near.hash(Content(item="a", kind="text", text=plain))[0]
     b = near.hash(Content(item="b", kind="text", text=hidden))[0]
     assert near.compare(a, b) == 1.0
+    # An unclosed override with isolates and embeddings nested inside does not crash.
+    messy = "\u202e\u2067" + plain + "\u202a\u202d x \u2069\u2069\u202c\u202c\u202c"
+    assert near.hash(Content(item="c", kind="text", text=messy))
 
 
 def test_unsupported_scripts_are_hashed_without_a_language_guess(near, langid):

@@ -21,7 +21,7 @@ def test_nfkc_casefold_and_fancy_fonts():
 
 
 def test_invisible_and_bidi_characters_are_removed():
-    disguised = "ter\u200bror\u00ad \u202eсообщение\u202c \u2066x\u2069\ufeff"
+    disguised = "ter\u200bror\u00ad \u200fсооб\u200eщение\u2060 \u2066x\u2069\ufeff"
     assert normalize(disguised).text == "terror сообщение x"
 
 
@@ -63,6 +63,8 @@ def test_letter_spaced_words_are_rejoined():
     assert normalize("a t t a c k now").text == "attack now"
     # Two spaces separate spaced words; ordinary short words are left alone.
     assert normalize("я и ты").text == "я и ты"
+    # AugLy insert_punctuation_chars puts one mark after every character.
+    assert normalize("п,р,и,в,е,т").text == "привет" and normalize("h.e.l.l.o. .w.o.r.l.d").text == "hello. .world"
 
 
 def test_features_are_separated_and_kept():
@@ -77,11 +79,24 @@ def test_offsets_map_back_to_the_original():
     original = "Ｈｅｌｌｏ,  \u200bмир! الْعَرَبِيَّةُ"
     n = normalize(original)
     assert len(n.offsets) == len(n.text) + 1 and n.offsets[-1] == len(original)
-    assert list(n.offsets) == sorted(n.offsets)
+    assert list(n.offsets) == sorted(n.offsets)  # no bidi override here: offsets only rise
     start = n.text.index("мир")
     assert n.original[slice(*n.span(start, start + 3))] == "мир"
     start = n.text.index("العربيه")
     assert n.original[slice(*n.span(start, start + 7))] == "الْعَرَبِيَّةُ"
+
+
+def test_bidi_overrides_are_read_as_displayed():
+    # AugLy replace_bidirectional: text stored reversed inside RLO ... PDF displays normally.
+    text = "The meeting is at noon"
+    assert normalize("\u202e" + text[::-1] + "\u202c").text == "the meeting is at noon"
+    per_word = "\u202d" + " ".join("\u202e" + w[::-1] + "\u202c" for w in text.split())
+    assert normalize(per_word).text == "the meeting is at noon"
+    # Reversed Arabic inside a left-to-right override; Arabic inside RLO is already in order.
+    arabic = "مرحبا بالعالم"
+    assert normalize("\u202d" + arabic[::-1] + "\u202c").text == normalize("\u202e" + arabic + "\u202c").text == arabic
+    n = normalize("x \u202e" + "olleh" + "\u202c y")
+    assert n.text == "x hello y" and n.original[slice(*n.span(2, 7))] == "olleh\u202c"
 
 
 def test_empty_and_emoji_only_text():

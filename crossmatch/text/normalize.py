@@ -33,19 +33,23 @@ class NormalizedText:
     emoji: tuple[str, ...] = ()
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        """Map a span of ``text`` to the span of ``original`` it came from."""
+        """Map a span of ``text`` to the span of ``original`` it came from.
+
+        Offsets rise monotonically except inside bidi-override runs, which are
+        read back to front; min/max covers both.
+        """
         if end <= start:
             at = self.offsets[start]
             return at, at
-        return self.offsets[start], _source_end(self, end)
+        window = self.offsets[start:end]
+        return min(window), _source_end(self.original, max(window))
 
 
-def _source_end(norm: NormalizedText, end: int) -> int:
+def _source_end(original: str, last: int) -> int:
     # The last kept character may stand for several original ones (a base with
-    # its marks, removed invisibles): extend over those, never over spaces.
-    stop = norm.offsets[end - 1] + 1
-    limit = norm.offsets[end]
-    while stop < limit and (unicodedata.category(norm.original[stop])[0] == "M" or _invisible(norm.original[stop])):
+    # its marks, removed invisibles after it): extend over those, never over spaces.
+    stop = last + 1
+    while stop < len(original) and (unicodedata.category(original[stop])[0] == "M" or _invisible(original[stop])):
         stop += 1
     return stop
 
@@ -60,7 +64,7 @@ _ARABIC_DROP = frozenset(chr(c) for c in [*range(0x0610, 0x061B), *range(0x064B,
 _ARABIC_FOLD = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا", "ى": "ي", "ی": "ي", "ې": "ي", "ة": "ه", "ۀ": "ه"}
 _UZBEK_APOSTROPHE = regex.compile(r"(?<=[og])[ʻ‘’`'ʼ´′](?=\p{L})")
 # Four or more single letters separated by one space or one joiner: "в н и м а н и е".
-_SPACED = regex.compile(r"(?<![\p{L}\p{M}])\p{L}\p{M}*(?:[ .\-_*·•|]\p{L}\p{M}*(?![\p{L}\p{M}])){3,}")
+_SPACED = regex.compile(r"(?<![\p{L}\p{M}])\p{L}\p{M}*(?:[ \p{P}\p{S}]\p{L}\p{M}*(?![\p{L}\p{M}])){3,}")
 _HASHTAG = regex.compile(r"(?<![\w#])#([\p{L}\p{M}\p{N}_]+)")
 _WORD = regex.compile(r"[\p{L}\p{M}]+")
 _SPACES = regex.compile(r"\s+")
@@ -100,6 +104,54 @@ def _features(text: str) -> tuple[list[tuple[int, int]], tuple[str, ...], tuple[
     return kept, tuple(urls), tuple(emojis)
 
 
+_RLO, _LRO, _PDF = "\u202e", "\u202d", "\u202c"
+_EMBEDDINGS = frozenset("\u202a\u202b")  # LRE, RLE: also closed by PDF
+_ISOLATES, _PDI = frozenset("\u2066\u2067\u2068"), "\u2069"
+_RTL_SCRIPTS = frozenset({"ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO"})
+_GRAPHEME = regex.compile(r"\X", regex.DOTALL)
+
+
+def _visual_order(text: str) -> list[int]:
+    """Indices of ``text`` in the order a reader sees them under bidi overrides.
+
+    Stored-reversed text wrapped in a right-to-left override (RLO ... PDF)
+    displays as normal text; so does reversed Arabic inside a left-to-right
+    override.  Runs forced against their script's own direction are put back
+    in reading order (by grapheme, so marks stay on their letters).  Nested
+    embeddings are simplified to the innermost override.
+    """
+    if _RLO not in text and _LRO not in text:
+        return list(range(len(text)))
+    forced: list[str | None] = []
+    stack: list[str | None] = []
+    for ch in text:
+        if ch in (_RLO, _LRO) or ch in _EMBEDDINGS or ch in _ISOLATES:
+            stack.append({_RLO: "R", _LRO: "L"}.get(ch))
+        elif ch == _PDF or ch == _PDI:
+            if stack:
+                stack.pop()
+        elif ch in "\n\r\u2029":
+            stack.clear()  # overrides end with the paragraph
+        forced.append(next((d for d in reversed(stack) if d), None))
+    order: list[int] = []
+    i = 0
+    while i < len(text):
+        j = i
+        while j < len(text) and forced[j] == forced[i]:
+            j += 1
+        run = list(range(i, j))
+        counts = letter_scripts(text[i:j])
+        rtl_letters = sum(n for script, n in counts.items() if script in _RTL_SCRIPTS)
+        against = (forced[i] == "R" and rtl_letters * 2 < sum(counts.values())) or (
+            forced[i] == "L" and rtl_letters * 2 > sum(counts.values()))
+        if against:
+            clusters = [list(range(i + m.start(), i + m.end())) for m in _GRAPHEME.finditer(text[i:j])]
+            run = [k for cluster in reversed(clusters) for k in cluster]
+        order.extend(run)
+        i = j
+    return order
+
+
 def _fold_unicode(text: str, removed: list[tuple[int, int]]) -> tuple[list[str], list[int]]:
     """NFKC + case folding per base character with its marks; drops invisibles."""
     chars: list[str] = []
@@ -116,16 +168,16 @@ def _fold_unicode(text: str, removed: list[tuple[int, int]]) -> tuple[list[str],
                     srcs.append(cluster_src)
             cluster.clear()
 
-    spans = iter(removed)
-    nxt = next(spans, None)
-    i = 0
-    while i < len(text):
-        if nxt is not None and i == nxt[0]:
-            flush()
-            chars.append(" ")
-            srcs.append(i)
-            i = nxt[1]
-            nxt = next(spans, None)
+    span_of = {}  # index -> start of the removed span (URL, emoji) it is in
+    for start, end in removed:
+        for k in range(start, end):
+            span_of[k] = start
+    for i in _visual_order(text):
+        if i in span_of:
+            if i == span_of[i]:  # one space stands for the whole feature
+                flush()
+                chars.append(" ")
+                srcs.append(i)
             continue
         ch = text[i]
         if not _invisible(ch):
@@ -135,7 +187,6 @@ def _fold_unicode(text: str, removed: list[tuple[int, int]]) -> tuple[list[str],
             elif not cluster:
                 cluster_src = i
             cluster.append(ch)
-        i += 1
     flush()
     return chars, srcs
 
@@ -208,7 +259,7 @@ def normalize(text: str) -> NormalizedText:
     chars, srcs = _fold_unicode(text, removed)
     _fold_lookalikes(chars)
     chars, srcs = _apply(chars, srcs, _UZBEK_APOSTROPHE, lambda m, i, ch: "\u02bb")
-    chars, srcs = _apply(chars, srcs, _SPACED, lambda m, i, ch: "" if ch in " .-_*·•|" else ch)
+    chars, srcs = _apply(chars, srcs, _SPACED, lambda m, i, ch: ch if ch.isalpha() or unicodedata.category(ch)[0] == "M" else "")
     hashtags = tuple("#" + t for t in _HASHTAG.findall("".join(chars)))
     chars, srcs = _apply(chars, srcs, _HASHTAG, lambda m, i, ch: "" if i == m.start() else ch)
     chars, srcs = _apply(chars, srcs, _SPACES, lambda m, i, ch: " " if i == m.start() else "")
