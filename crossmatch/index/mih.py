@@ -26,6 +26,7 @@ from crossmatch.index import hamming_kernels
 from crossmatch.index.hamming import HASH_BITS, run_range_kernel
 
 MAX_SUBSTRING_BITS = 24  # offsets table of 2**24 int32 = 64 MB per substring
+MAX_RADIUS = 6  # beyond this the probe masks alone get large; scanning is cheaper anyway
 # Rough per-item costs (ns, one core) from bench/pdq_lookup.py runs; only their
 # ratios matter: they pick the layout and choose MIH versus an exhaustive scan.
 PROBE_COST = 25.0
@@ -116,7 +117,9 @@ class MultiIndexTable:
         self.rows = rows
         lengths = layout[:, 1]
         self.offset_base = np.concatenate([[0], np.cumsum((1 << lengths) + 1)[:-1]]).astype(np.int64)
-        self._masks: tuple[int, np.ndarray, np.ndarray] | None = None  # (radius, flat masks, base)
+        self._costs: dict[int, float] = {}
+        self._radii: dict[int, list[int]] = {}
+        self._plans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def build(cls, words: np.ndarray, m: int | None = None) -> "MultiIndexTable":
@@ -140,24 +143,38 @@ class MultiIndexTable:
         return self.layout[:, 1].tolist()
 
     def estimated_cost(self, threshold: int) -> float:
-        return estimated_cost(self.lengths, threshold, len(self.words))
+        if threshold not in self._costs:
+            self._costs[threshold] = estimated_cost(self.lengths, threshold, len(self.words))
+        return self._costs[threshold]
 
-    def _probe_masks(self, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        """Flat probe masks for every table up to ``radius`` (sorted by popcount) and each table's start."""
-        if self._masks is None or self._masks[0] < radius:
+    def table_radii(self, threshold: int) -> list[int]:
+        if threshold not in self._radii:
+            self._radii[threshold] = radii(self.lengths, threshold, len(self.words))
+        return self._radii[threshold]
+
+    def max_radius(self, threshold: int) -> int:
+        return max(self.table_radii(threshold))
+
+    def _plan(self, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(radius per table, probe masks, each table's first and end mask), cached per threshold."""
+        if threshold not in self._plans:
+            table_radii = np.array(self.table_radii(threshold), dtype=np.int64)
+            radius = int(table_radii.max())
+            # Masks of every table up to the largest radius, sorted by popcount, so a
+            # table's ball of radius r is a prefix of its masks.
             per_length = {b: flip_masks(b, radius) for b in set(self.lengths)}
             parts = [per_length[b] for b in self.lengths]
-            base = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
-            self._masks = (radius, np.concatenate(parts), base)
-        return self._masks[1], self._masks[2]
+            first = np.concatenate([[0], np.cumsum([len(p) for p in parts])[:-1]]).astype(np.int64)
+            end = first + np.array([ball_size(b, r) for b, r in zip(self.lengths, table_radii.tolist())], np.int64)
+            self._plans[threshold] = (table_radii, np.concatenate(parts), first, end)
+        return self._plans[threshold]
 
     def search(self, query_words: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (query index, row, distance) with distance <= threshold, each pair once."""
-        table_radii = np.array(radii(self.lengths, threshold, len(self.words)), dtype=np.int64)
-        masks, mask_base = self._probe_masks(int(table_radii.max()))
-        mask_end = mask_base[:-1] + [ball_size(b, r) for b, r in zip(self.lengths, table_radii.tolist())]
+        if threshold < 0:
+            return run_range_kernel(hamming_kernels.search_batch, query_words, threshold)
+        table_radii, masks, first, end = self._plan(threshold)
         return run_range_kernel(
             hamming_kernels.search_batch, query_words, threshold, self.words, self.layout[:, 0].copy(),
-            self.layout[:, 1].copy(), table_radii, self.offsets, self.offset_base, self.rows, masks,
-            mask_base[:-1].copy(), mask_end,
+            self.layout[:, 1].copy(), table_radii, self.offsets, self.offset_base, self.rows, masks, first, end,
         )

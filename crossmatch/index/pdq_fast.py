@@ -78,11 +78,10 @@ class _Segment:
 
     def search(self, query_words: np.ndarray, threshold: int, threads: int):
         """(query index, id, distance) of live rows within threshold."""
-        n = len(self.words)
         use_mih = (
             self.tables is not None
-            and max(mih.radii(self.tables.lengths, threshold, n)) <= 6
-            and self.tables.estimated_cost(threshold) < n * mih.SCAN_COST
+            and self.tables.estimated_cost(threshold) < len(self.words) * mih.SCAN_COST
+            and self.tables.max_radius(threshold) <= mih.MAX_RADIUS
         )
         if use_mih:
             qi, rows, d = _in_threads(self.tables.search, query_words, threshold, threads)

@@ -1,0 +1,235 @@
+"""PDQ lookup benchmark: crossmatch's PdqIndex against python-threatexchange's PDQIndex.
+
+Both indices get the same hashes (uniformly random, plus planted near-duplicate
+clusters) and the same queries (bank hashes with 0-80 bits flipped, plus
+random ones).  Each index runs in its own process so peak RSS is its own.
+For every threshold the result sets of both must be identical, and equal to
+an exhaustive numpy popcount over a sample of queries.
+
+    python bench/pdq_lookup.py --sizes 1000000,10000000 --queries 2000
+    python bench/pdq_lookup.py --smoke          # tiny, used by tests
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+IMPLEMENTATIONS = ("crossmatch", "threatexchange")
+PLANTED_DISTANCES = [0, 1, 4, 8, 16, 24, 30, 31, 32, 40, 48, 52, 53, 64, 80]
+
+
+def flip_bits(rng: np.random.Generator, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Flip counts[i] distinct random bits of rows[i]."""
+    out = np.unpackbits(rows, axis=1)
+    for i, k in enumerate(counts):
+        cols = rng.choice(256, size=int(k), replace=False)
+        out[i, cols] ^= 1
+    return np.packbits(out, axis=1)
+
+
+def make_data(size: int, n_queries: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(size, 32) bank hashes and (n_queries, 32) distinct queries, deterministic in seed."""
+    rng = np.random.default_rng(seed)
+    bank = rng.integers(0, 256, size=(size, 32), dtype=np.uint8)
+    # Near-duplicate clusters inside the bank (re-encodes of one image).
+    n_clusters = max(1, size // 1000)
+    centres = rng.integers(0, size, n_clusters)
+    members = rng.integers(0, size, (n_clusters, 4))
+    for c, ms in zip(centres, members):
+        bank[ms] = flip_bits(rng, np.repeat(bank[c : c + 1], len(ms), axis=0), rng.integers(0, 40, len(ms)))
+    n_random = n_queries // 10
+    picks = rng.integers(0, size, n_queries - n_random)
+    planted = flip_bits(rng, bank[picks], np.resize(PLANTED_DISTANCES, len(picks)))
+    queries = np.concatenate([planted, rng.integers(0, 256, size=(n_random, 32), dtype=np.uint8)])
+    _, first = np.unique(queries, axis=0, return_index=True)  # the baseline keys results by hash string
+    return bank, queries[np.sort(first)]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Crossmatch:
+    def __init__(self, bank: np.ndarray) -> None:
+        from crossmatch.index.pdq_fast import PdqIndex
+
+        self.index = PdqIndex()
+        self.index.add_hashes(np.arange(len(bank)), bank)
+
+    def query_one(self, hex_hash: str, threshold: int) -> list[tuple[int, int]]:
+        from crossmatch.signals.base import Signal
+
+        return [(h.signal_id, int(h.distance)) for h in self.index.query(Signal("pdq", hex_hash), threshold)]
+
+    def query_batch(self, queries: np.ndarray, hexes: list[str], threshold: int) -> list[list[tuple[int, int]]]:
+        return self.index.query_many(queries, threshold)
+
+
+class ThreatExchange:
+    """pytx's PDQIndex (faiss IndexBinaryMultiHash, 16 substrings, nflip = t // 16: exact)."""
+
+    def __init__(self, bank: np.ndarray) -> None:
+        from threatexchange.signal_type.pdq.pdq_index import PDQIndex
+
+        hexes = [row.tobytes().hex() for row in bank]
+        self._cls = PDQIndex
+        self.index = PDQIndex(zip(hexes, range(len(bank))))
+
+    def query_one(self, hex_hash: str, threshold: int) -> list[tuple[int, int]]:
+        # PDQIndex.query has its threshold fixed at 31; its inner index takes any.
+        if threshold == self._cls.get_match_threshold():
+            return [(m.metadata, m.similarity_info.distance) for m in self.index.query(hex_hash)]
+        found = self.index.index.search_with_distance_in_result([hex_hash], threshold)[hex_hash]
+        return [(int(i), int(d)) for i, _, d in found]
+
+    def query_batch(self, queries: np.ndarray, hexes: list[str], threshold: int) -> list[list[tuple[int, int]]]:
+        found = self.index.index.search_with_distance_in_result(hexes, threshold)
+        return [[(int(i), int(d)) for i, _, d in found[h]] for h in hexes]
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    """Build one implementation, time it, save its result sets, print one JSON line."""
+    bank, queries = make_data(args.size, args.queries, args.seed)
+    hexes = [row.tobytes().hex() for row in queries]
+    before = rss_mb()
+    start = time.perf_counter()
+    impl = {"crossmatch": Crossmatch, "threatexchange": ThreatExchange}[args.worker](bank)
+    report: dict = {"impl": args.worker, "build_s": time.perf_counter() - start}
+    impl.query_batch(queries[:2], hexes[:2], 31)  # warm-up (numba loads its compiled kernels)
+    results = {}
+    for threshold in args.thresholds:
+        start = time.perf_counter()
+        batched = impl.query_batch(queries, hexes, threshold)
+        report[f"batch_qps_{threshold}"] = len(queries) / (time.perf_counter() - start)
+        done, start = 0, time.perf_counter()
+        for h in hexes[: args.single]:
+            impl.query_one(h, threshold)
+            done += 1
+            if time.perf_counter() - start > args.single_budget:
+                break
+        report[f"single_qps_{threshold}"] = done / (time.perf_counter() - start)
+        triples = [(q, i, d) for q, hits in enumerate(batched) for i, d in hits]
+        # Single queries must agree with the batch on the queries they covered.
+        for q, h in enumerate(hexes[: min(done, 20)]):
+            assert sorted(impl.query_one(h, threshold)) == sorted(batched[q]), (args.worker, threshold, q)
+        results[f"t{threshold}"] = np.array(sorted(triples), dtype=np.int64).reshape(-1, 3)
+    report["peak_rss_mb"] = peak_rss_mb()
+    report["build_rss_mb"] = report["peak_rss_mb"] - before
+    np.savez(args.out, **results)
+    print(json.dumps(report))
+
+
+def brute_force(bank: np.ndarray, queries: np.ndarray, threshold: int) -> set[tuple[int, int, int]]:
+    words = bank.view(np.uint64)
+    out = set()
+    for q, row in enumerate(queries):
+        dist = np.bitwise_count(words ^ row.view(np.uint64)).sum(axis=1)
+        out |= {(q, int(i), int(dist[i])) for i in np.flatnonzero(dist <= threshold)}
+    return out
+
+
+def run_size(args: argparse.Namespace, size: int, tmp: Path) -> list[str]:
+    rows, reports, results = [], {}, {}
+    for impl in args.impls:
+        out = tmp / f"{impl}-{size}.npz"
+        cmd = [sys.executable, __file__, "--worker", impl, "--size", str(size), "--queries", str(args.queries),
+               "--thresholds", ",".join(map(str, args.thresholds)), "--single", str(args.single),
+               "--single-budget", str(args.single_budget), "--seed", str(args.seed), "--out", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        if proc.returncode != 0:
+            sys.exit(f"{impl} worker failed at size {size}:\n{proc.stderr}")
+        reports[impl] = json.loads(proc.stdout.strip().splitlines()[-1])
+        with np.load(out) as data:
+            results[impl] = {k: data[k] for k in data.files}
+    bank, queries = make_data(size, args.queries, args.seed)
+    sample = np.random.default_rng(args.seed + 1).choice(len(queries), min(args.brute_sample, len(queries)), replace=False)
+    for threshold in args.thresholds:
+        key = f"t{threshold}"
+        sets = {impl: set(map(tuple, results[impl][key].tolist())) for impl in args.impls}
+        same = all(s == sets[args.impls[0]] for s in sets.values())
+        expected = brute_force(bank, queries[sample], threshold)
+        mine = {(int(np.flatnonzero(sample == q)[0]), i, d) for q, i, d in sets["crossmatch"] if q in set(sample.tolist())}
+        brute_ok = mine == expected
+        verdict = "identical" if same and brute_ok else "DIFFERENT"
+        rows.append(f"CHECK size={size} t={threshold} pairs={len(sets['crossmatch'])} "
+                    f"({' vs '.join(args.impls)}, brute force on {len(sample)} queries): {verdict}")
+    for impl in args.impls:
+        r = reports[impl]
+        rows.append(f"REPORT {json.dumps({'size': size, **r})}")
+    return rows
+
+
+def markdown(size_reports: list[dict], thresholds: list[int], impls: list[str]) -> str:
+    head = "| hashes | index | build s | peak RSS MB (build +MB) |" + "".join(
+        f" t={t} single q/s | t={t} batch q/s |" for t in thresholds)
+    lines = [head, "|" + "---|" * (4 + 2 * len(thresholds))]
+    for size in sorted({r["size"] for r in size_reports}):
+        by_impl = {r["impl"]: r for r in size_reports if r["size"] == size}
+        base = by_impl.get("threatexchange")
+        for impl in impls:
+            r = by_impl[impl]
+            cells = [f"{size:,}", impl, f"{r['build_s']:.1f}", f"{r['peak_rss_mb']:.0f} (+{r['build_rss_mb']:.0f})"]
+            for t in thresholds:
+                for kind in ("single", "batch"):
+                    v = r[f"{kind}_qps_{t}"]
+                    ratio = f" ({v / base[f'{kind}_qps_{t}']:.1f}x)" if base and impl != "threatexchange" else ""
+                    cells.append(f"{v:,.0f}{ratio}")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000000,10000000")
+    parser.add_argument("--queries", type=int, default=2000, help="queries per batched run (and result check)")
+    parser.add_argument("--single", type=int, default=1000, help="single queries timed, at most")
+    parser.add_argument("--single-budget", type=float, default=30.0, help="seconds, at most, of single queries")
+    parser.add_argument("--thresholds", default="31,52")
+    parser.add_argument("--impls", default=",".join(IMPLEMENTATIONS))
+    parser.add_argument("--brute-sample", type=int, default=30, help="queries checked by exhaustive popcount")
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks results, not speed")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument("--worker", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.thresholds = [int(t) for t in str(args.thresholds).split(",")]
+    if args.worker:
+        run_worker(args)
+        return
+    if args.smoke:
+        args.sizes, args.queries, args.single, args.brute_sample = "20000", 150, 50, 40
+    args.impls = args.impls.split(",")
+    if "crossmatch" not in args.impls:
+        sys.exit("--impls must include crossmatch")
+    reports = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            for line in run_size(args, size, Path(tmp)):
+                print(line, flush=True)
+                if line.startswith("REPORT "):
+                    reports.append(json.loads(line[len("REPORT "):]))
+    table = markdown(reports, args.thresholds, args.impls)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
