@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossmatch.api.schemas import ErrorOut
@@ -72,6 +73,13 @@ def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
                         headers=getattr(exc, "headers", None))
 
 
+def _pydantic(request: Request, exc: ValidationError) -> JSONResponse:
+    # A model built inside a route from already-parsed input: still the caller's input.
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ())) or "input"
+    return JSONResponse(error_body("InvalidInput", f"{where}: {first.get('msg', 'invalid')}"), status_code=422)
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(error_body("InternalError", "the server failed on this request; the error is in its log"), status_code=500)
@@ -81,6 +89,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for kind in {kind for kind, _ in STATUS} | {CrossmatchError}:
         app.add_exception_handler(kind, _domain_or_unexpected)
     app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ValidationError, _pydantic)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crossmatch.actions.service import EVENTS
-from crossmatch.banks.schemas import BankKind
+from crossmatch.banks.schemas import BankKind, check_bank_name
 
 
 class ErrorOut(BaseModel):
@@ -105,6 +105,8 @@ class BankIn(BaseModel):
     thresholds: dict[str, float] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
+
+    _name = field_validator("name")(check_bank_name)
 
 
 class BankPatch(BaseModel):
