@@ -102,24 +102,14 @@ class Engine:
     def scan_many(
         self, items: Iterable[Content | ItemError], deep: bool | None = None, workers: int | None = None
     ) -> Iterator[ScanResult]:
-        """Scan a stream; bad items become error results and the batch goes on."""
-        errors: list[ItemError] = []
-
-        def contents() -> Iterator[Content]:
-            for entry in items:
-                if isinstance(entry, ItemError):
-                    errors.append(entry)
-                else:
-                    yield entry
-
+        """Scan a stream; bad items become error results in their place and the batch goes on."""
         hasher = BatchHasher(self.settings, self.registry, workers)
-        for content, hashed in hasher.map(contents()):
-            while errors:
-                bad = errors.pop(0)
-                yield ScanResult(bad.item, "unknown", error=bad.error)
-            yield self._finish(content, hashed, deep)
-        for bad in errors:
-            yield ScanResult(bad.item, "unknown", error=bad.error)
+        for entry, hashed in hasher.map(items):
+            if isinstance(entry, ItemError):
+                yield ScanResult(entry.item, "unknown", error=entry.error)
+            else:
+                assert hashed is not None
+                yield self._finish(entry, hashed, deep)
 
     def lookup(self, signals: Sequence[Signal]) -> list[Match]:
         """Match given signals (e.g. from a hash list or the API) against enabled banks."""

@@ -13,6 +13,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from crossmatch.items import ItemError
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, ContentError, DeepHasher, Signal
 from crossmatch.signals.registry import SignalRegistry
@@ -79,7 +80,11 @@ def _hash_in_worker(content: Content) -> Hashed:
 
 
 class BatchHasher:
-    """Hashes a stream of contents with ``workers`` processes (in-process when 1)."""
+    """Hashes a stream of contents with ``workers`` processes (in-process when 1).
+
+    Entries that are already errors (:class:`ItemError`) pass through in their
+    place, so output order always equals input order.
+    """
 
     def __init__(self, settings: Settings, registry: SignalRegistry, workers: int | None = None, in_flight: int = 64) -> None:
         self._settings = settings
@@ -87,20 +92,25 @@ class BatchHasher:
         self._workers = workers if workers is not None else settings.workers
         self._in_flight = max(in_flight, 2 * self._workers)
 
-    def map(self, contents: Iterable[Content]) -> Iterator[tuple[Content, Hashed]]:
+    def map(self, entries: Iterable[Content | ItemError]) -> Iterator[tuple[Content | ItemError, Hashed | None]]:
         if self._workers <= 1:
-            for content in contents:
-                yield content, hash_content(self._registry, content)
+            for entry in entries:
+                yield entry, None if isinstance(entry, ItemError) else hash_content(self._registry, entry)
             return
         with ProcessPoolExecutor(
             self._workers, initializer=_init_worker, initargs=(self._settings.model_dump_json(),)
         ) as pool:
-            pending: deque[tuple[Content, Future]] = deque()
-            source = iter(contents)
-            for content in itertools.islice(source, self._in_flight):
-                pending.append((content, pool.submit(_hash_in_worker, content)))
+            pending: deque[tuple[Content | ItemError, Future | None]] = deque()
+
+            def submit(entry: Content | ItemError) -> None:
+                future = None if isinstance(entry, ItemError) else pool.submit(_hash_in_worker, entry)
+                pending.append((entry, future))
+
+            source = iter(entries)
+            for entry in itertools.islice(source, self._in_flight):
+                submit(entry)
             while pending:
-                content, future = pending.popleft()
-                yield content, future.result()
+                entry, future = pending.popleft()
+                yield entry, None if future is None else future.result()
                 for nxt in itertools.islice(source, 1):
-                    pending.append((nxt, pool.submit(_hash_in_worker, nxt)))
+                    submit(nxt)

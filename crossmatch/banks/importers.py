@@ -87,14 +87,10 @@ def _hashed_items(
     report: ImportReport,
     source: str | None,
 ) -> Iterator[ItemUpsert]:
-    def contents() -> Iterator[Content]:
-        for entry in entries:
-            if isinstance(entry, ItemError):
-                report.errors.append(entry)
-            else:
-                yield entry
-
-    for content, hashed in BatchHasher(settings, registry).map(contents()):
+    for content, hashed in BatchHasher(settings, registry).map(entries):
+        if isinstance(content, ItemError):
+            report.errors.append(content)
+            continue
         # Bank items keep only what a query is compared against, never query-only variants.
         signals = [s for s in hashed.signals if not s.meta.get("query_only")]
         if hashed.error and not signals:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import typer
 from rich.table import Table
@@ -32,14 +32,6 @@ def hash_cmd(
     """Hash content without a database: one result per item."""
     settings = ctx.obj
     registry = SignalRegistry.from_entry_points(settings)
-    errors: list[ItemError] = []
-
-    def contents() -> Iterator[Content]:
-        for entry in iter_contents(paths):
-            if isinstance(entry, ItemError):
-                errors.append(entry)
-            else:
-                yield entry
 
     def report(item: str, signals: list[Signal], error: str | None, warnings: list[str] = ()) -> None:
         shown = [s for s in signals if all_variants or not s.meta.get("query_only")]
@@ -59,14 +51,12 @@ def hash_cmd(
                 out_console.print(f"  {s.type:10} {s.value[:96]}{quality}")
 
     with progress_bar("hashing", enabled=not as_json) as advance:
-        for content, hashed in BatchHasher(settings, registry).map(contents()):
-            while errors:
-                bad = errors.pop(0)
-                report(bad.item, [], bad.error)
-            report(content.item, hashed.signals, hashed.error, hashed.warnings)
+        for entry, hashed in BatchHasher(settings, registry).map(iter_contents(paths)):
+            if isinstance(entry, ItemError):
+                report(entry.item, [], entry.error)
+            else:
+                report(entry.item, hashed.signals, hashed.error, hashed.warnings)
             advance()
-        for bad in errors:
-            report(bad.item, [], bad.error)
 
 
 def scan_cmd(
