@@ -1,0 +1,305 @@
+"""Review service: cases from scans, claims, decisions and their feedback into banks.
+
+Decisions feed back into the banks (opinion counts, one-click allow-bank
+entries), are written to the audit trail and handed to the action service,
+which turns them into effects (webhooks).  Claims are taken with one
+conditional UPDATE so two reviewers can never decide the same case at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import selectinload, sessionmaker
+
+from crossmatch.banks.service import BankService, ItemUpsert
+from crossmatch.engine import ScanResult
+from crossmatch.errors import Conflict, InvalidInput, NotFound
+from crossmatch.review import evidence as ev
+from crossmatch.review.media import make_preview, media_dir
+from crossmatch.review.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseMatch, Decision, ReviewerPreference
+from crossmatch.settings import Settings
+from crossmatch.signals.base import Content, Signal
+
+DECISIONS = {"confirm": "confirmed", "reject": "rejected", "escalate": "escalated"}
+SORTS = {
+    "age": (Case.created_at.asc(), Case.id.asc()),
+    "severity": (Case.severity.desc(), Case.created_at.asc(), Case.id.asc()),
+    "score": (Case.strength.desc(), Case.created_at.asc(), Case.id.asc()),
+    "bank": (Case.bank_labels.asc(), Case.bank.asc(), Case.id.asc()),
+}
+STATUS_FILTERS = {"pending": OPEN_STATUSES, "decided": FINAL_STATUSES, **{s: (s,) for s in OPEN_STATUSES + FINAL_STATUSES}}
+MAX_SIGNALS = 200  # query signals kept per case (enough for dihedral PDQ, text chunks)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+class ReviewService:
+    def __init__(self, sessions: sessionmaker, banks: BankService, audit: Any, actions: Any, settings: Settings) -> None:
+        self._sessions = sessions
+        self._banks = banks
+        self._audit = audit
+        self._actions = actions
+        self._settings = settings
+
+    # -- opening cases ------------------------------------------------------
+    def open_case(
+        self, result: ScanResult, content: Content | None, submission_id: str | None = None, source: str | None = None
+    ) -> int | None:
+        """A case for scanned content with block matches; None when nothing matched a block bank."""
+        block = [m for m in result.matches if m.bank_kind == "block"]
+        if not block:
+            return None
+        bank_labels = {b.name: b.labels or {} for b in self._banks.list_banks()}
+        rows = [
+            CaseMatch(
+                bank=m.bank, bank_kind=m.bank_kind, bank_item_id=m.bank_item_id, bank_item=m.bank_item,
+                item_labels=ev.enrich(m.item_labels, None), signal_type=m.signal_type, threshold=float(m.threshold),
+                distance=m.distance, score=m.score, strength=ev.strength_of(m), evidence=ev.enrich(m.evidence, content),
+            )
+            for m in block
+        ]
+        top = max(rows, key=lambda r: r.strength)
+        preview = None
+        if self._settings.keep_media and content is not None and content.kind == "image" and content.data:
+            preview = make_preview(content.data, result.item, self._settings.image.max_pixels, self._settings.review.preview_side)
+        with self._sessions.begin() as session:
+            case = Case(
+                status="open", item=result.item[:2000], kind=result.kind, submission_id=submission_id, source=source,
+                severity=max(ev.severity_of(bank_labels.get(m.bank), m.item_labels) for m in block),
+                strength=top.strength, bank=top.bank,
+                bank_labels=ev.label_summary({**bank_labels.get(top.bank, {}), **top.item_labels}),
+                language=ev.language_of(block, result.signals),
+                signals=[s.to_json() for s in result.signals[:MAX_SIGNALS]],
+                warnings=list(result.warnings), matches=rows,
+            )
+            session.add(case)
+            session.flush()
+            if preview is not None:
+                path = media_dir(self._settings.home) / f"case-{case.id}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(preview)
+                case.media_path = str(path)
+                case.media_expires_at = utcnow() + timedelta(days=self._settings.media_retention_days)
+            return case.id
+
+    # -- reading ------------------------------------------------------------
+    def list_cases(
+        self, status: str | None = "pending", bank: str | None = None, sort: str = "age", limit: int = 50, offset: int = 0
+    ) -> list[Case]:
+        if sort not in SORTS:
+            raise InvalidInput(f"sort must be one of {sorted(SORTS)}, got {sort!r}")
+        if status is not None and status not in STATUS_FILTERS:
+            raise InvalidInput(f"status must be one of {sorted(STATUS_FILTERS)}, got {status!r}")
+        if not 1 <= limit <= 500 or offset < 0:
+            raise InvalidInput("limit must be 1..500 and offset 0 or more")
+        query = select(Case).options(selectinload(Case.matches))
+        if status is not None:
+            query = query.where(Case.status.in_(STATUS_FILTERS[status]))
+        if bank:
+            query = query.where(Case.id.in_(select(CaseMatch.case_id).where(CaseMatch.bank == bank)))
+        with self._sessions() as session:
+            return list(session.scalars(query.order_by(*SORTS[sort]).limit(limit).offset(offset)))
+
+    def count_cases(self, status: str | None = "pending") -> int:
+        query = select(func.count()).select_from(Case)
+        if status is not None:
+            query = query.where(Case.status.in_(STATUS_FILTERS.get(status, (status,))))
+        with self._sessions() as session:
+            return session.scalar(query) or 0
+
+    def get_case(self, case_id: int) -> Case:
+        with self._sessions() as session:
+            case = session.scalar(
+                select(Case).where(Case.id == case_id).options(selectinload(Case.matches), selectinload(Case.decisions))
+            )
+            if case is None:
+                raise NotFound(f"no case {case_id}; see the queue (GET /api/v1/cases) for open cases")
+            return case
+
+    def neighbours(self, case_id: int, sort: str = "age") -> tuple[int | None, int | None]:
+        """Previous and next pending case ids in queue order (for j / k in the UI)."""
+        ids = [c.id for c in self.list_cases("pending", sort=sort, limit=500)]
+        if case_id not in ids:
+            return None, ids[0] if ids else None
+        i = ids.index(case_id)
+        return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+
+    def media_file(self, case_id: int) -> Path | None:
+        """The kept preview of a case, if any and not past retention."""
+        case = self.get_case(case_id)
+        expires = aware(case.media_expires_at)
+        if not case.media_path or (expires is not None and expires <= utcnow()):
+            return None
+        path = Path(case.media_path)
+        return path if path.is_file() else None
+
+    # -- claims -------------------------------------------------------------
+    def claim(self, case_id: int, user: str) -> Case:
+        """Take (or renew) the claim; Conflict if another reviewer holds an unexpired one."""
+        now = utcnow()
+        until = now + timedelta(minutes=self._settings.review.claim_minutes)
+        with self._sessions.begin() as session:
+            case = self._case_for_update(session, case_id)
+            taken = session.execute(
+                update(Case)
+                .where(Case.id == case_id, or_(Case.claimed_by.is_(None), Case.claimed_by == user, Case.claimed_until < now))
+                .values(claimed_by=user, claimed_until=until)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not taken:
+                session.refresh(case)
+                raise Conflict(self._held_message(case))
+        return self.get_case(case_id)
+
+    def release(self, case_id: int, user: str, force: bool = False) -> None:
+        """Give the claim back; ``force`` (admins) releases someone else's claim."""
+        with self._sessions.begin() as session:
+            case = self._get(session, case_id)
+            if case.claimed_by not in (None, user) and not force and self._claim_live(case):
+                raise Conflict(self._held_message(case))
+            case.claimed_by, case.claimed_until = None, None
+
+    # -- decisions ----------------------------------------------------------
+    def decide(
+        self, case_id: int, user: str, decision: str, note: str = "", add_to_allow_bank: str | None = None
+    ) -> Decision:
+        if decision not in DECISIONS:
+            raise InvalidInput(f"decision must be one of {sorted(DECISIONS)}, got {decision!r}")
+        note = (note or "").strip()
+        if len(note) > 5000:
+            raise InvalidInput("the note is longer than 5000 characters; shorten it")
+        if add_to_allow_bank:
+            if decision != "reject":
+                raise InvalidInput("only a rejected case (false positive) can be added to an allow bank")
+            if self._banks.get_bank(add_to_allow_bank).kind != "allow":
+                raise InvalidInput(f"bank {add_to_allow_bank!r} is a block bank; choose an allow bank")
+        now = utcnow()
+        with self._sessions.begin() as session:
+            case = self._case_for_update(session, case_id)
+            if case.claimed_by != user or not self._claim_live(case):
+                if case.claimed_by not in (None, user) and self._claim_live(case):
+                    raise Conflict(self._held_message(case))
+                raise Conflict(f"claim case {case_id} before deciding it (open it in the queue, or POST /api/v1/cases/{case_id}/claim)")
+            done = session.execute(
+                update(Case)
+                .where(Case.id == case_id, Case.claimed_by == user, Case.status.in_(OPEN_STATUSES))
+                .values(status=DECISIONS[decision], claimed_by=None, claimed_until=None,
+                        decided_at=now if decision != "escalate" else None)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if not done:
+                raise Conflict(f"case {case_id} changed while deciding it; reload it and try again")
+            row = Decision(case_id=case_id, decision=decision, actor=user, note=note, allow_bank=add_to_allow_bank or None)
+            session.add(row)
+            session.flush()
+        item_ids = sorted({m.bank_item_id for m in case.matches})
+        if decision != "escalate":
+            for item_id in item_ids:
+                try:
+                    self._banks.record_opinion(item_id, decision == "confirm")
+                except NotFound:
+                    pass  # the bank item was deleted after the case opened
+        if add_to_allow_bank:
+            self._add_to_allow_bank(case, add_to_allow_bank, user, note)
+        payload = self._payload(case, decision, note, add_to_allow_bank)
+        if self._audit is not None:
+            self._audit.record(user, f"case.{decision}", f"case:{case_id}", payload)
+        if self._actions is not None:
+            row.action_ids = list(self._actions.on_decision(case_id, decision, user, payload) or [])
+            with self._sessions.begin() as session:
+                session.execute(update(Decision).where(Decision.id == row.id).values(action_ids=row.action_ids))
+        return row
+
+    def _add_to_allow_bank(self, case: Case, bank: str, user: str, note: str) -> None:
+        signals = [Signal(s["type"], s["value"], s.get("quality"), s.get("meta") or {}) for s in case.signals]
+        if not signals:
+            raise InvalidInput(f"case {case.id} kept no signals, so nothing can be added to {bank!r}")
+        labels = {"source": "review", "case": case.id, "added_by": user, **({"notes": note} if note else {})}
+        self._banks.upsert_items(bank, [ItemUpsert(f"case-{case.id}", signals, labels, case.kind)])
+
+    @staticmethod
+    def _payload(case: Case, decision: str, note: str, allow_bank: str | None) -> dict[str, Any]:
+        return {
+            "case_id": case.id, "decision": decision, "note": note, "item": case.item, "kind": case.kind,
+            "submission_id": case.submission_id, "source": case.source, "severity": case.severity,
+            "added_to_allow_bank": allow_bank,
+            "matches": [
+                {"bank": m.bank, "bank_item": m.bank_item, "signal_type": m.signal_type,
+                 **({"distance": m.distance} if m.distance is not None else {}),
+                 **({"score": m.score} if m.score is not None else {})}
+                for m in case.matches
+            ],
+        }
+
+    # -- preferences and retention --------------------------------------------
+    def reveal_by_default(self, user: str) -> bool:
+        with self._sessions() as session:
+            pref = session.get(ReviewerPreference, user)
+            return bool(pref and pref.reveal_media)
+
+    def set_reveal_by_default(self, user: str, reveal: bool) -> None:
+        with self._sessions.begin() as session:
+            pref = session.get(ReviewerPreference, user)
+            if pref is None:
+                session.add(ReviewerPreference(username=user, reveal_media=reveal))
+            else:
+                pref.reveal_media = reveal
+
+    def purge_expired_media(self, now: datetime | None = None) -> int:
+        """Delete kept previews past media_expires_at; returns how many were removed."""
+        now = now or utcnow()
+        with self._sessions.begin() as session:
+            cases = list(session.scalars(select(Case).where(Case.media_path.is_not(None), Case.media_expires_at <= now)))
+            for case in cases:
+                Path(case.media_path).unlink(missing_ok=True)
+                case.media_path, case.media_expires_at = None, None
+            return len(cases)
+
+    def delete_case(self, case_id: int) -> None:
+        with self._sessions.begin() as session:
+            case = self._get(session, case_id)
+            if case.media_path:
+                Path(case.media_path).unlink(missing_ok=True)
+            session.execute(delete(Case).where(Case.id == case_id))
+
+    # -- internals ----------------------------------------------------------
+    def _case_for_update(self, session, case_id: int) -> Case:
+        case = self._get(session, case_id, with_matches=True)
+        if case.status in FINAL_STATUSES:
+            last = case.decisions[-1] if case.decisions else None
+            who = f" by {last.actor} at {aware(last.created_at):%Y-%m-%d %H:%M} UTC" if last else ""
+            raise Conflict(f"case {case_id} is already {case.status}{who}; open another case from the queue")
+        return case
+
+    @staticmethod
+    def _get(session, case_id: int, with_matches: bool = False) -> Case:
+        query = select(Case).where(Case.id == case_id)
+        if with_matches:
+            query = query.options(selectinload(Case.matches), selectinload(Case.decisions))
+        case = session.scalar(query)
+        if case is None:
+            raise NotFound(f"no case {case_id}; see the queue (GET /api/v1/cases) for open cases")
+        return case
+
+    @staticmethod
+    def _claim_live(case: Case) -> bool:
+        until = aware(case.claimed_until)
+        return case.claimed_by is not None and until is not None and until > utcnow()
+
+    @staticmethod
+    def _held_message(case: Case) -> str:
+        return (
+            f"case {case.id} is being reviewed by {case.claimed_by} until {aware(case.claimed_until):%H:%M} UTC; "
+            "pick another case or ask them to release it"
+        )
