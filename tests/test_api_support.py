@@ -96,3 +96,78 @@ def api(request, tmp_path_factory) -> Iterator[Api]:
 
 def unique(prefix: str = "b") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def service_ctx(request, tmp_path_factory):
+    """A Context (no HTTP app) on each backend."""
+    from crossmatch.context import open_context
+
+    with database_url(request.param) as url:
+        ctx = open_context(make_settings(tmp_path_factory.mktemp("home"), url))
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+class Receiver:
+    """A real webhook receiver on 127.0.0.1 that records deliveries and dedupes by X-Crossmatch-Delivery.
+
+    ``mode``: "ok" answers 204, "fail" answers 500, "slow" sleeps ``delay`` then answers 204.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.mode = "ok"
+        self.delay = 0.0
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                import time
+
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.mode == "slow":
+                    time.sleep(outer.delay)
+                with outer.lock:
+                    outer.requests.append({"headers": dict(self.headers), "body": body, "mode": outer.mode})
+                self.send_response(500 if outer.mode == "fail" else 204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def accepted(self) -> list[dict]:
+        with self.lock:
+            return [r for r in self.requests if r["mode"] != "fail"]
+
+    def unique_deliveries(self) -> dict[str, dict]:
+        """Delivery id -> first accepted request, as an idempotent receiver would keep them."""
+        out: dict[str, dict] = {}
+        for r in self.accepted():
+            out.setdefault(r["headers"]["X-Crossmatch-Delivery"], r)
+        return out
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
