@@ -14,6 +14,7 @@ from crossmatch.signals.base import Candidate, Content, InvalidSignal, Signal, S
 # URLs inside posts: explicit schemes or www. hosts (bare domains are too ambiguous in prose).
 _URL_IN_TEXT = re.compile(r"(?:https?://|www\.)[^\s<>\"'\)\]]+", re.IGNORECASE)
 _TRAILING = ".,;:!?»”"
+_HOST = re.compile(r"[^\s\x00-\x20/\\@]+\.[^\s\x00-\x20/\\@.]+|[0-9a-f]*:[0-9a-f:]+|localhost", re.IGNORECASE)
 
 # Tracking parameters vary per share and say nothing about the target.
 _TRACKING_PREFIXES = ("utm_", "fbclid", "gclid", "igshid", "si", "ref_src", "feature")
@@ -27,7 +28,7 @@ def canonical_url(raw: str) -> str:
     """
     raw = raw.strip()
     parts = urlsplit(raw if "://" in raw else "https://" + raw)
-    if not parts.hostname:
+    if not parts.hostname or not _HOST.fullmatch(parts.hostname):
         raise InvalidSignal(f"not a URL: {raw[:80]!r}")
     scheme = "https" if parts.scheme in ("http", "https") else parts.scheme.lower()
     host = parts.hostname.lower().removeprefix("www.")
