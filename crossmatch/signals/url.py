@@ -33,6 +33,8 @@ def canonical_url(raw: str) -> str:
     scheme = "https" if parts.scheme in ("http", "https") else parts.scheme.lower()
     host = parts.hostname.lower().removeprefix("www.")
     port = parts.port
+    if ":" in host:  # IPv6 literals keep their brackets
+        host = f"[{host}]"
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith(_TRACKING_PREFIXES)]
     path = parts.path.rstrip("/")
