@@ -13,6 +13,7 @@ from typing import Any, Iterator, Protocol
 
 from crossmatch.errors import CrossmatchError
 from crossmatch.items import ItemError
+from crossmatch.signals.base import Signal
 
 Checkpoint = dict[str, Any]
 
@@ -25,12 +26,13 @@ class SourceError(CrossmatchError):
 class Update:
     """One record from a source: a bank item's signals and labels, or its removal.
 
-    ``signals`` are ``(type, value)`` pairs as the source names them; the sync
-    validates them against the registry, so one bad hash fails only its item.
+    ``signals`` are ``(type, value)`` pairs as the source names them, or
+    :class:`Signal` objects when quality and meta travel too (text chunks);
+    the sync validates them, so one bad hash fails only its item.
     """
 
     key: str
-    signals: list[tuple[str, str]] = field(default_factory=list)
+    signals: list[tuple[str, str] | Signal] = field(default_factory=list)
     labels: dict[str, Any] = field(default_factory=dict)
     deleted: bool = False
     # (confirmed, rejected) review counts, when the source shares opinions.

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, Iterator
 from crossmatch.exchange.base import Checkpoint, Delta, SourceError, Update
 from crossmatch.exchange.formats import RESERVED, csv_unescape, looks_like_formula, parse_bool, parse_count
 from crossmatch.items import ItemError
+from crossmatch.signals.base import Signal
 
 BATCH = 1000
 
@@ -43,7 +44,8 @@ class FileSource:
         if checkpoint and checkpoint.get("file") == stamp:
             offset = int(checkpoint.get("offset", 0))
         with handle:
-            records = _csv_records(handle, self.path, offset) if self.fmt == "csv" else _jsonl_records(handle, self.path, offset)
+            rows = _csv_records(handle, self.path, offset) if self.fmt == "csv" else _jsonl_records(handle, self.path, offset)
+            records = grouped(rows, offset)
             updates: list[Update] = []
             errors: list[ItemError] = []
             for entry, end in records:
@@ -98,10 +100,12 @@ def update_from_json(record: Any) -> Update:
         signals = record["signals"]
         if not isinstance(signals, list) or not all(isinstance(s, dict) and "type" in s and "value" in s for s in signals):
             raise ValueError('"signals" must be a list of {"type", "value"} objects')
-        pairs = [(str(s["type"]), str(s["value"])) for s in signals]
+        pairs = [_signal(s.get("type"), s.get("value"), s.get("quality"), s.get("meta")) for s in signals]
         labels = record.get("labels") or {}
         if not isinstance(labels, dict):
             raise ValueError('"labels" must be an object')
+    elif "indicator" in record and "type" in record:
+        return _update_from_te(record)
     elif "signal_type" in record and "signal" in record:
         pairs = [(str(record["signal_type"]), str(record["signal"]))]
         labels = {k: v for k, v in record.items() if k not in RESERVED and v not in (None, "")}
@@ -119,6 +123,31 @@ def update_from_json(record: Any) -> Update:
     return Update(item_id, pairs, labels, opinions=counts, content_kind=record.get("content_kind"), enabled=bool(record.get("enabled", True)))
 
 
+def _update_from_te(record: dict[str, Any]) -> Update:
+    """A ThreatExchange descriptor upload line, as ``exchange export --format te`` writes it."""
+    from crossmatch.exchange.export import TE_PREFIX, TE_TYPES
+
+    reverse = {v: k for k, v in TE_TYPES.items()}
+    te_type = str(record["type"])
+    if te_type not in reverse:
+        raise ValueError(f"ThreatExchange type {te_type!r} has no crossmatch signal type; known: {', '.join(sorted(reverse))}")
+    signal = (reverse[te_type], str(record["indicator"]))
+    description = str(record.get("description") or "")
+    meta: dict[str, Any] = {}
+    if description.startswith(TE_PREFIX):
+        try:
+            meta = json.loads(description[len(TE_PREFIX):])
+        except json.JSONDecodeError:
+            raise ValueError("description starts with 'crossmatch:' but the rest is not JSON") from None
+    labels = dict(meta.get("labels") or {})
+    if not meta and record.get("tags"):
+        labels["tags"] = [t for t in str(record["tags"]).split(",") if t]
+    opinions = meta.get("opinions") or {}
+    counts = (int(opinions.get("confirmed", 0)), int(opinions.get("rejected", 0))) if opinions else None
+    item_id = str(meta.get("id") or f"{signal[0]}:{signal[1]}")
+    return Update(item_id, [signal], labels, opinions=counts, enabled=bool(meta.get("enabled", True)))
+
+
 def _csv_records(handle: BinaryIO, path: Path, offset: int) -> Iterator[tuple[Update | ItemError, int]]:
     """Rows ``signal_type,signal[,id][,labels...]``; consecutive rows sharing an id form one item."""
     handle.seek(0)
@@ -133,31 +162,40 @@ def _csv_records(handle: BinaryIO, path: Path, offset: int) -> Iterator[tuple[Up
     if missing:
         yield ItemError(f"{path.name}:1", f"CSV lacks column(s) {missing}; a hash list needs a header starting signal_type,signal"), len(header_line)
         return
-    pending: Update | None = None
     start = max(offset, len(header_line))
-    pending_start = pending_end = start
     for row, where, end in _csv_rows(handle, path, start):
-        # A resume offset must never pass an item that is still being gathered.
-        safe = pending_start if pending is not None else end
         if isinstance(row, ItemError):
-            yield row, safe
+            yield row, end
             continue
         if len(row) != len(header):
-            yield ItemError(where, f"row has {len(row)} columns, the header has {len(header)}; quote values that contain commas"), safe
+            yield ItemError(where, f"row has {len(row)} columns, the header has {len(header)}; quote values that contain commas"), end
             continue
         fields = {h: csv_unescape(v) for h, v in zip(header, row)}
         try:
-            update = _update_from_row(fields)
+            yield _update_from_row(fields), end
         except ValueError as exc:
-            yield ItemError(where, str(exc)), safe
+            yield ItemError(where, str(exc)), end
+
+
+def grouped(records: Iterator[tuple[Update | ItemError, int]], start: int) -> Iterator[tuple[Update | ItemError, int]]:
+    """Merge consecutive rows of one item (one row per signal) into one update.
+
+    Each yielded offset is safe to resume from: it never passes an item that
+    is still being gathered.
+    """
+    pending: Update | None = None
+    pending_start = pending_end = start
+    for entry, end in records:
+        if isinstance(entry, ItemError):
+            yield entry, (pending_start if pending is not None else end)
             continue
-        if pending is not None and pending.key == update.key:
-            pending.signals.extend(update.signals)
+        if pending is not None and pending.key == entry.key:
+            pending.signals.extend(entry.signals)
             pending_end = end
             continue
         if pending is not None:
             yield pending, pending_end
-        pending, pending_start, pending_end = update, pending_end, end
+        pending, pending_start, pending_end = entry, pending_end, end
     if pending is not None:
         yield pending, pending_end
 
@@ -203,7 +241,26 @@ def _update_from_row(fields: dict[str, str]) -> Update:
     opinions = None
     if fields.get("confirmed_count") or fields.get("rejected_count"):
         opinions = (parse_count(fields.get("confirmed_count"), "confirmed_count"), parse_count(fields.get("rejected_count"), "rejected_count"))
-    return Update(item_id, [(signal_type, signal)], labels, opinions=opinions, enabled=parse_bool(fields.get("enabled")))
+    meta = None
+    if fields.get("signal_meta"):
+        try:
+            meta = json.loads(fields["signal_meta"])
+        except json.JSONDecodeError:
+            raise ValueError("signal_meta is not JSON") from None
+    quality = fields.get("quality") or None
+    return Update(item_id, [_signal(signal_type, signal, quality, meta)], labels, opinions=opinions,
+                  enabled=parse_bool(fields.get("enabled")))
+
+
+def _signal(type_name: Any, value: Any, quality: Any = None, meta: Any = None) -> Signal:
+    if quality not in (None, ""):
+        try:
+            quality = int(quality)
+        except (TypeError, ValueError):
+            raise ValueError(f"signal quality must be a whole number, got {str(quality)[:20]!r}") from None
+    if meta is not None and not isinstance(meta, dict):
+        raise ValueError("signal meta must be an object")
+    return Signal(str(type_name).strip().lower(), str(value).strip(), quality if quality != "" else None, meta or {})
 
 
 def formula_warnings(update: Update) -> list[str]:

@@ -13,8 +13,9 @@ import json
 from typing import Any
 
 CORE_LABELS = ("entity", "outlet", "category", "language", "source", "first_seen", "notes")
-CSV_COLUMNS = ("signal_type", "signal", "id", *CORE_LABELS, "enabled", "confirmed_count", "rejected_count", "extra_labels")
-RESERVED = {"signal_type", "signal", "id", "enabled", "confirmed_count", "rejected_count", "extra_labels", "signal_meta"}
+CSV_COLUMNS = ("signal_type", "signal", "id", *CORE_LABELS, "enabled", "confirmed_count", "rejected_count",
+               "extra_labels", "quality", "signal_meta")
+RESERVED = {"signal_type", "signal", "id", "enabled", "confirmed_count", "rejected_count", "extra_labels", "signal_meta", "quality"}
 
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -26,15 +27,12 @@ def looks_like_formula(value: str) -> bool:
 
 def csv_escape(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    if looks_like_formula(text) or (text.startswith("'") and looks_like_formula(text[1:])):
-        return "'" + text
-    return text
+    # Quote when a formula starts after any leading quotes, so unescaping is exact.
+    return "'" + text if looks_like_formula(text.lstrip("'")) else text
 
 
 def csv_unescape(text: str) -> str:
-    if text.startswith("'") and looks_like_formula(text[1:]):
-        return text[1:]
-    return text
+    return text[1:] if text.startswith("'") and looks_like_formula(text.lstrip("'")) else text
 
 
 def split_labels(labels: dict[str, Any]) -> tuple[dict[str, str], str]:

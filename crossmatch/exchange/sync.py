@@ -20,11 +20,12 @@ from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.errors import CrossmatchError, InvalidInput, NotFound
 from crossmatch.exchange.base import Delta, Source, SourceError, Update
 from crossmatch.exchange.file_source import formula_warnings
+from crossmatch.exchange.vectors import dequantize
 from crossmatch.exchange.models import Exchange, ExchangeItem
 from crossmatch.items import ItemError
 from crossmatch.signals.base import InvalidSignal, Signal
 from crossmatch.signals.registry import RegistryError, SignalRegistry
-from crossmatch.store.models import BankItem
+from crossmatch.store.models import BankItem, SignalRow
 
 log = logging.getLogger(__name__)
 UPSERT_BATCH = 500
@@ -50,6 +51,10 @@ class SyncReport:
             "errors": [{"item": e.item, "error": e.error} for e in self.errors],
             "warnings": [{"item": w.item, "warning": w.error} for w in self.warnings],
         }
+
+
+def _state(item: ItemUpsert) -> tuple:
+    return (sorted((s.type, s.value, str(sorted((s.meta or {}).items()))) for s in item.signals), item.labels)
 
 
 class Syncer:
@@ -116,19 +121,28 @@ class Syncer:
                 continue
             live[key] = (upd, item)
         items = [item for _, item in live.values()]
+        # Items the source shares as disabled: upsert re-enables them, so remember how they were.
+        before = self._disabled_state(bank_id, [item for upd, item in live.values() if not upd.enabled])
+        statuses: list[str] = []
         for start in range(0, len(items), UPSERT_BATCH):
-            for status in self._banks.upsert_items(exchange.bank_name, items[start : start + UPSERT_BATCH]):
-                setattr(report, status, getattr(report, status) + 1)
+            statuses += self._banks.upsert_items(exchange.bank_name, items[start : start + UPSERT_BATCH])
         self._after_upsert(bank_id, live.values())
+        for item, status in zip(items, statuses):
+            if status == "updated" and item.external_id in before and before[item.external_id] == _state(item):
+                status = "unchanged"  # only re-enabled and disabled again
+            setattr(report, status, getattr(report, status) + 1)
         if gone:
             report.removed += self._remove(exchange, bank_id, gone)
         return {key: (item.external_id, upd.labels) for key, (upd, item) in live.items()}
 
     def _to_upsert(self, exchange: Exchange, upd: Update, report: SyncReport) -> ItemUpsert | None:
         signals: list[Signal] = []
-        for type_name, value in upd.signals:
+        for given in upd.signals:
+            sig = given if isinstance(given, Signal) else Signal(given[0], given[1])
             try:
-                signals.append(Signal(type_name, self._registry.get(type_name).validate(value)))
+                if sig.meta.get("quantized"):
+                    sig = dequantize(sig)
+                signals.append(Signal(sig.type, self._registry.get(sig.type).validate(sig.value), sig.quality, sig.meta))
             except (InvalidSignal, RegistryError, InvalidInput) as exc:  # unknown types are InvalidInput
                 report.errors.append(ItemError(upd.key, str(exc)))
         if not signals:
@@ -141,6 +155,18 @@ class Syncer:
         for key in formula_warnings(Update(upd.key, labels=labels)):
             report.warnings.append(ItemError(upd.key, f"label {key!r} starts like a spreadsheet formula; kept as text, escaped on CSV export"))
         return ItemUpsert(upd.item_id or upd.key, signals, labels, upd.content_kind)
+
+    def _disabled_state(self, bank_id: int, items: list[ItemUpsert]) -> dict[str, tuple]:
+        if not items:
+            return {}
+        out: dict[str, tuple] = {}
+        with self._sessions() as session:
+            rows = session.scalars(select(BankItem).where(BankItem.bank_id == bank_id, BankItem.enabled.is_(False),
+                                                          BankItem.external_id.in_([i.external_id for i in items])))
+            for row in rows:
+                signals = session.scalars(select(SignalRow).where(SignalRow.item_id == row.id))
+                out[row.external_id] = _state(ItemUpsert(row.external_id, [Signal(s.type, s.value, s.quality, s.meta or {}) for s in signals], row.labels))
+        return out
 
     def _after_upsert(self, bank_id: int, pairs) -> None:
         """Opinion counts and disabled flags carried by the source (upsert re-enables items)."""
