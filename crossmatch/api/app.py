@@ -14,6 +14,8 @@ from crossmatch.actions.delivery import Deliverer
 from crossmatch.actions.service import ActionService
 from crossmatch.actions.worker import BackgroundLoop
 from crossmatch.api import routes_actions, routes_admin, routes_banks, routes_health, routes_scan, routes_submissions
+from crossmatch.api import routes_cases
+from crossmatch.web import admin_views as web_admin_views, views as web_views
 from crossmatch.api.errors import install_error_handlers
 from crossmatch.api.metrics import Metrics, MetricsMiddleware
 from crossmatch.api.submissions import SubmissionService
@@ -21,6 +23,7 @@ from crossmatch.audit.service import AuditLog
 from crossmatch.auth.ratelimit import RateLimiter
 from crossmatch.auth.tokens import TokenService
 from crossmatch.auth.users import UserService
+from crossmatch.review.service import ReviewService
 from crossmatch.context import Context, open_context
 from crossmatch.settings import Settings
 
@@ -83,7 +86,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     state.tokens = TokenService(ctx.sessions)
     state.rate_limiter = RateLimiter(svc.rate_per_second, svc.rate_burst)
     state.metrics = Metrics()
-    state.review = None  # review engineer: ReviewService(ctx.sessions, ctx.banks, state.audit, state.actions, settings)
+    state.review = ReviewService(ctx.sessions, ctx.banks, state.audit, state.actions, settings)
     state.submissions = SubmissionService(ctx.sessions, settings, ctx.engine, state.engine_lock, state.actions, state.review)
 
     app.add_middleware(
@@ -98,6 +101,9 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (routes_health, routes_scan, routes_submissions, routes_banks, routes_actions, routes_admin):
         app.include_router(module.router)
+    app.include_router(routes_cases.router)
+    app.include_router(web_views.router)
+    app.include_router(web_admin_views.router)
     return app
 
 

@@ -23,6 +23,7 @@ from crossmatch.review.media import make_preview, media_dir
 from crossmatch.review.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseMatch, Decision, ReviewerPreference
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, Signal
+from crossmatch.store.models import BankItem
 
 DECISIONS = {"confirm": "confirmed", "reject": "rejected", "escalate": "escalated"}
 SORTS = {
@@ -264,7 +265,14 @@ class ReviewService:
             for case in cases:
                 Path(case.media_path).unlink(missing_ok=True)
                 case.media_path, case.media_expires_at = None, None
-            return len(cases)
+            # Bank-item previews kept in the review media folder (e.g. by the demo) expire the same way.
+            folder = str(media_dir(self._settings.home))
+            items = list(session.scalars(select(BankItem).where(
+                BankItem.media_path.startswith(folder), BankItem.media_expires_at <= now)))
+            for item in items:
+                Path(item.media_path).unlink(missing_ok=True)
+                item.media_path, item.media_expires_at = None, None
+            return len(cases) + len(items)
 
     def delete_case(self, case_id: int) -> None:
         with self._sessions.begin() as session:

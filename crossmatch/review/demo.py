@@ -1,0 +1,114 @@
+"""A sample review queue for demos and UI tests, built only from generated, benign content.
+
+``seed_demo(app.state)`` (or a Context) makes a block bank of synthetic posters
+(crossmatch.samples), an allow bank, a small English text bank, scans edited
+copies of the posters and a Russian rendering of the text through the one
+engine, turns the matches into cases, and creates a reviewer account.  Nothing
+real is involved: the "known items" are coloured shapes and a harbour festival.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from crossmatch import samples
+from crossmatch.banks.schemas import BankSpec
+from crossmatch.banks.service import ItemUpsert
+from crossmatch.errors import Conflict
+from crossmatch.review.media import make_preview, media_dir
+from crossmatch.review.service import ReviewService, utcnow
+from crossmatch.signals.base import Content
+from crossmatch.store.models import BankItem
+
+POSTER_BANK, ALLOW_BANK, TEXT_BANK = "sample-posters", "sample-allow", "sample-texts"
+DEMO_EDITS = ("greyscale", "captioned", "flipped", "letterboxed", "resized")
+KNOWN_TEXT = (
+    "The harbour festival opens on Friday with music, boats and lanterns along the old quay. "
+    "Families gather to watch the parade of decorated fishing boats. "
+    "Local bakers sell sweet bread and the evening ends with fireworks over the water."
+)
+QUERY_TEXT_RU = (
+    "Фестиваль в гавани открывается в пятницу музыкой, лодками и фонарями вдоль старой набережной. "
+    "Семьи собираются, чтобы посмотреть парад украшенных рыбацких лодок. "
+    "Местные пекари продают сладкий хлеб, а вечер заканчивается фейерверком над водой."
+)
+
+
+@dataclass
+class DemoQueue:
+    username: str
+    password: str | None  # None when the user already existed (its password is not known here)
+    case_ids: list[int] = field(default_factory=list)
+    banks: list[str] = field(default_factory=list)
+
+
+def seed_demo(target: Any, username: str = "reviewer", password: str | None = None, posters: int = 5) -> DemoQueue:
+    """Seed banks, cases and a reviewer; ``target`` is ``app.state`` (preferred) or a Context.
+
+    Safe to call twice: existing banks are reused and only a first call adds cases.
+    Case previews are kept (the posters are synthetic), whatever ``keep_media`` says.
+    """
+    ctx = getattr(target, "ctx", None) or target
+    users = getattr(target, "users", None)
+    if users is None:
+        from crossmatch.auth.users import UserService  # server extra; only needed without an app
+
+        users = UserService(ctx.sessions)
+    settings = ctx.settings.model_copy(update={"keep_media": True})
+    review = ReviewService(ctx.sessions, ctx.banks, getattr(target, "audit", None), getattr(target, "actions", None), settings)
+
+    password = password or secrets.token_urlsafe(12)
+    try:
+        users.create(username, password, "reviewer")
+    except Conflict:
+        password = None
+    out = DemoQueue(username, password, banks=[POSTER_BANK, ALLOW_BANK, TEXT_BANK])
+    if POSTER_BANK in {b.name for b in ctx.banks.list_banks()}:
+        out.case_ids = [c.id for c in review.list_cases("pending", limit=500)]
+        return out
+
+    ctx.banks.create_bank(BankSpec(name=POSTER_BANK, description="Synthetic posters standing in for known items",
+                                   labels={"severity": "high"}))
+    ctx.banks.create_bank(BankSpec(name=ALLOW_BANK, kind="allow", description="Known benign look-alikes"))
+    ctx.banks.create_bank(BankSpec(name=TEXT_BANK, description="Synthetic texts", labels={"severity": "medium"}))
+    images = [samples.make_poster(1000 + i) for i in range(posters)]
+    items = []
+    for i, img in enumerate(images):
+        signals = ctx.engine.hash(Content(f"poster-{i:02d}", "image", data=samples.to_bytes(img))).signals
+        labels = {"entity": f"Sample Group {'AB'[i % 2]}", "outlet": f"Sample Outlet {i % 3 + 1}", "category": "poster",
+                  "language": "en", "source": "crossmatch demo", "first_seen": f"2024-0{i % 9 + 1}-15"}
+        items.append(ItemUpsert(f"poster-{i:02d}", list(signals), labels, "image"))
+    ctx.banks.upsert_items(POSTER_BANK, items)
+    _keep_bank_previews(ctx, settings, images)
+    text_signals = ctx.engine.hash(Content("festival-en", "text", text=KNOWN_TEXT)).signals
+    ctx.banks.upsert_items(TEXT_BANK, [ItemUpsert("festival-en", list(text_signals),
+                                                  {"entity": "Sample Group A", "category": "statement", "language": "en"}, "text")])
+
+    queries = [Content(f"upload-{i:02d}-{DEMO_EDITS[i % len(DEMO_EDITS)]}.jpg", "image",
+                       data=samples.to_bytes(samples.EDITS[DEMO_EDITS[i % len(DEMO_EDITS)]](img)))
+               for i, img in enumerate(images)]
+    queries.append(Content("post-ru-0001", "text", text=QUERY_TEXT_RU))
+    for n, content in enumerate(queries):
+        result = ctx.engine.scan(content, deep=False)
+        case_id = review.open_case(result, content, submission_id=f"demo-{n + 1}", source="demo")
+        if case_id is not None:
+            out.case_ids.append(case_id)
+    return out
+
+
+def _keep_bank_previews(ctx: Any, settings: Any, images: list) -> None:
+    """Previews of the bank posters too, so the case view can show both sides (blurred)."""
+    folder = media_dir(settings.home)
+    folder.mkdir(parents=True, exist_ok=True)
+    expires = utcnow() + timedelta(days=settings.media_retention_days)
+    for i, img in enumerate(images):
+        item, _ = ctx.banks.get_item(POSTER_BANK, f"poster-{i:02d}")
+        path = folder / f"bank-item-{item.id}.jpg"
+        path.write_bytes(make_preview(samples.to_bytes(img), item.external_id, settings.image.max_pixels))
+        with ctx.sessions.begin() as session:
+            session.execute(update(BankItem).where(BankItem.id == item.id).values(media_path=str(path), media_expires_at=expires))
