@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from crossmatch.cli import banks as banks_cli
+from crossmatch.cli import exchange as exchange_cli
 from crossmatch.cli import scan as scan_cli
 from crossmatch.cli import serve as serve_cli
 from crossmatch.cli.samples import samples_cmd
@@ -34,6 +35,7 @@ def _root(
 
 
 app.add_typer(banks_cli.app, name="bank")
+app.add_typer(exchange_cli.app, name="exchange")
 scan_cli.register(app)
 serve_cli.register(app)
 app.command("samples")(samples_cmd)
