@@ -25,6 +25,21 @@ user_app = typer.Typer(help="Web users for the review UI.", no_args_is_help=True
 actions_app = typer.Typer(help="Actions: webhook deliveries, dead letters.", no_args_is_help=True)
 
 
+def with_service_env(settings: Settings) -> Settings:
+    """``CROSSMATCH_SERVICE_<FIELD>`` variables override service settings (e.g. CROSSMATCH_SERVICE_RATE_PER_SECOND)."""
+    from crossmatch.settings import ServiceSettings
+
+    values = settings.service.model_dump()
+    for field in ServiceSettings.model_fields:
+        raw = os.environ.get(f"CROSSMATCH_SERVICE_{field.upper()}")
+        if raw is not None:
+            values[field] = raw
+    try:
+        return settings.model_copy(update={"service": ServiceSettings.model_validate(values)})
+    except ValueError as exc:
+        raise InvalidInput(f"bad CROSSMATCH_SERVICE_* setting: {exc}") from None
+
+
 def cli_actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
@@ -49,9 +64,10 @@ def serve(
     """Run the HTTP API (and, with the review extra, the review UI)."""
     import uvicorn
 
-    settings: Settings = ctx.obj
-    with user_errors(False), open_context(settings):
-        pass  # migrate once here, before worker processes start racing to do it
+    with user_errors(False):
+        settings = with_service_env(ctx.obj)
+        with open_context(settings):
+            pass  # migrate once here, before worker processes start racing to do it
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     err_console.print(f"crossmatch serving on http://{host}:{port} (API docs at /docs), data in {settings.home}")
     uvicorn.run("crossmatch.cli.serve:app_factory", factory=True, host=host, port=port, workers=workers,
@@ -169,7 +185,7 @@ def actions_deliver(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     from crossmatch.actions.delivery import Deliverer, DeliveryReport
     from crossmatch.actions.service import ActionService
 
-    with user_errors(as_json), open_context(ctx.obj) as cx:
+    with user_errors(as_json), open_context(with_service_env(ctx.obj)) as cx:
         pending = ActionService(cx.sessions, cx.settings, cx.banks).counts()["pending"]
         total = DeliveryReport()
         deliverer = Deliverer(cx.sessions, cx.settings.service)
