@@ -94,6 +94,14 @@ class ReviewSettings(BaseModel):
     preview_side: int = 480  # kept media previews are downscaled to this many pixels
 
 
+class ExchangeSettings(BaseModel):
+    # HMA-compatible routes (/h, /m, /c) without a token: only for a closed network that HMA clients already trust.
+    hma_anonymous: bool = False
+    # Server: how often the scheduler looks for exchanges that are due, and whether it runs at all.
+    scheduler_enabled: bool = True
+    scheduler_poll_s: float = 30.0
+
+
 class Settings(BaseModel):
     home: Path = Field(default_factory=lambda: Path.home() / ".crossmatch")
     database_url: str | None = None
@@ -109,6 +117,7 @@ class Settings(BaseModel):
     regions: RegionSettings = Field(default_factory=RegionSettings)
     text_near: TextNearSettings = Field(default_factory=TextNearSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("home")
