@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import random
+from importlib.resources import files
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
@@ -99,3 +100,16 @@ def write_demo_set(root: Path, known: int = 6, unrelated: int = 4) -> tuple[Path
     for j in range(unrelated):
         (incoming_dir / f"upload_unrelated_{j:02d}.jpg").write_bytes(to_bytes(make_poster(5000 + j)))
     return known_dir, incoming_dir
+
+
+def write_text_samples(root: Path) -> tuple[Path, Path]:
+    """Copy the shipped benign text samples: Arabic bank items and incoming posts
+    (Russian, Kazakh and Uzbek translations, an excerpt, a disguised copy, a same-topic
+    news item that must not match, and an unrelated post)."""
+    root.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in ("demo_texts_bank.jsonl", "demo_texts_incoming.jsonl"):
+        target = root / name
+        target.write_text(files("crossmatch.data").joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
+        out.append(target)
+    return out[0], out[1]

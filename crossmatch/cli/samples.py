@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from crossmatch.cli.output import JSON_OPTION, emit_json, out_console
-from crossmatch.samples import write_demo_set
+from crossmatch.samples import write_demo_set, write_text_samples
 
 
 def samples_cmd(
@@ -16,9 +16,11 @@ def samples_cmd(
     unrelated: int = typer.Option(3, "--unrelated", help="How many unrelated images among the incoming ones."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Write synthetic sample posters and edited copies for trying crossmatch out."""
+    """Write benign sample data (generated posters and edits, and short texts) for trying crossmatch out."""
     known_dir, incoming_dir = write_demo_set(folder, known, unrelated)
+    text_bank, text_incoming = write_text_samples(folder / "texts")
     if as_json:
-        emit_json({"known": str(known_dir), "incoming": str(incoming_dir)})
+        emit_json({"known": str(known_dir), "incoming": str(incoming_dir), "text_bank": str(text_bank), "text_incoming": str(text_incoming)})
     else:
         out_console.print(f"wrote {known} known posters to {known_dir} and {known + unrelated} uploads to {incoming_dir}")
+        out_console.print(f"wrote text samples to {text_bank} and {text_incoming}")
