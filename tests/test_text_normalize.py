@@ -64,7 +64,11 @@ def test_letter_spaced_words_are_rejoined():
     # Two spaces separate spaced words; ordinary short words are left alone.
     assert normalize("я и ты").text == "я и ты"
     # AugLy insert_punctuation_chars puts one mark after every character.
-    assert normalize("п,р,и,в,е,т").text == "привет" and normalize("h.e.l.l.o. .w.o.r.l.d").text == "hello. .world"
+    assert normalize("п,р,и,в,е,т").text == "привет"
+    assert normalize(".".join("Hello, world")).text == "hello, world"
+    # AugLy insert_whitespace_chars: a space after every character, so word gaps are triple.
+    assert normalize(" ".join("The cat, in 2019, sat.")).text == "the cat, in 2019, sat."
+    assert normalize("U.S.A. is here").text == "u.s.a. is here"  # three letters: an abbreviation
 
 
 def test_features_are_separated_and_kept():

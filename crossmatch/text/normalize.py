@@ -63,8 +63,6 @@ _ARABIC_DROP = frozenset(chr(c) for c in [*range(0x0610, 0x061B), *range(0x064B,
                                           *range(0x06DF, 0x06E5), 0x06E7, 0x06E8, *range(0x06EA, 0x06EE), 0x0640])
 _ARABIC_FOLD = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا", "ى": "ي", "ی": "ي", "ې": "ي", "ة": "ه", "ۀ": "ه"}
 _UZBEK_APOSTROPHE = regex.compile(r"(?<=[og])[ʻ‘’`'ʼ´′](?=\p{L})")
-# Four or more single letters separated by one space or one joiner: "в н и м а н и е".
-_SPACED = regex.compile(r"(?<![\p{L}\p{M}])\p{L}\p{M}*(?:[ \p{P}\p{S}]\p{L}\p{M}*(?![\p{L}\p{M}])){3,}")
 _HASHTAG = regex.compile(r"(?<![\w#])#([\p{L}\p{M}\p{N}_]+)")
 _WORD = regex.compile(r"[\p{L}\p{M}]+")
 _SPACES = regex.compile(r"\s+")
@@ -142,7 +140,9 @@ def _visual_order(text: str) -> list[int]:
         run = list(range(i, j))
         counts = letter_scripts(text[i:j])
         rtl_letters = sum(n for script, n in counts.items() if script in _RTL_SCRIPTS)
-        against = (forced[i] == "R" and rtl_letters * 2 < sum(counts.values())) or (
+        # Under an override digits and punctuation turn direction too, so a forced-RTL
+        # run without RTL letters (e.g. "6102") is reversed as well.
+        against = (forced[i] == "R" and rtl_letters * 2 <= sum(counts.values())) or (
             forced[i] == "L" and rtl_letters * 2 > sum(counts.values()))
         if against:
             clusters = [list(range(i + m.start(), i + m.end())) for m in _GRAPHEME.finditer(text[i:j])]
@@ -231,6 +231,47 @@ def _fold_lookalikes(chars: list[str]) -> None:
                     chars[i] = repl
 
 
+MIN_SPACED_LETTERS = 4  # "я и ты" (two one-letter words) is ordinary text; four in a row is not
+
+
+def _is_separator(ch: str) -> bool:
+    return ch == " " or unicodedata.category(ch)[0] in "PS"
+
+
+def _rejoin_spaced(chars: list[str], srcs: list[int]) -> tuple[list[str], list[int]]:
+    """Undo letter spacing: a run "x s x s x ..." with one repeated separator s.
+
+    Covers "в н и м а н и е", "п.р.и.в.е.т" and text with a space or mark after
+    *every* character (where a real word gap shows up as a doubled gap, so
+    "h e l l o   w o r l d" becomes "hello world").  A run starts and ends on a
+    character that is not glued to a neighbouring letter, and needs at least
+    MIN_SPACED_LETTERS letters.
+    """
+    n = len(chars)
+    drop = [False] * n
+    i = 0
+    while i < n - 2:
+        sep = chars[i + 1]
+        if not (_is_separator(sep) and chars[i] != sep and chars[i].isalpha() and (i == 0 or not chars[i - 1].isalpha())):
+            i += 1
+            continue
+        last = i
+        while last + 2 < n and chars[last + 1] == sep and not (chars[last + 2].isalpha() and last + 3 < n and chars[last + 3].isalpha()):
+            last += 2
+        if last + 1 < n and chars[last + 1].isalpha():  # the run's last character starts a word: leave it out
+            last -= 2
+        letters = sum(ch.isalpha() for ch in chars[i : last + 1 : 2])
+        if last > i and letters >= MIN_SPACED_LETTERS:
+            for k in range(i + 1, last, 2):
+                drop[k] = True
+            i = last + 1
+        else:
+            i += 1
+    if not any(drop):
+        return chars, srcs
+    return [c for c, d in zip(chars, drop) if not d], [s for s, d in zip(srcs, drop) if not d]
+
+
 def _apply(chars: list[str], srcs: list[int], pattern: regex.Pattern, keep) -> tuple[list[str], list[int]]:
     """Rewrite matches of ``pattern``; ``keep(match, i)`` returns the replacement for char i ('' drops it)."""
     text = "".join(chars)
@@ -257,9 +298,9 @@ def normalize(text: str) -> NormalizedText:
         raise TypeError(f"normalize() needs str, got {type(text).__name__}")
     removed, urls, emojis = _features(text)
     chars, srcs = _fold_unicode(text, removed)
+    chars, srcs = _rejoin_spaced(chars, srcs)
     _fold_lookalikes(chars)
     chars, srcs = _apply(chars, srcs, _UZBEK_APOSTROPHE, lambda m, i, ch: "\u02bb")
-    chars, srcs = _apply(chars, srcs, _SPACED, lambda m, i, ch: ch if ch.isalpha() or unicodedata.category(ch)[0] == "M" else "")
     hashtags = tuple("#" + t for t in _HASHTAG.findall("".join(chars)))
     chars, srcs = _apply(chars, srcs, _HASHTAG, lambda m, i, ch: "" if i == m.start() else ch)
     chars, srcs = _apply(chars, srcs, _SPACES, lambda m, i, ch: " " if i == m.start() else "")
@@ -287,5 +328,6 @@ def skeleton(text: str) -> str:
     >>> skeleton("ẵttáck dé чёрный")
     'attack de черныи'
     """
-    decomposed = unicodedata.normalize("NFD", text)
+    # Dotless ı has no dotted-i decomposition; folding it makes Turkish case changes harmless.
+    decomposed = unicodedata.normalize("NFD", text.replace("ı", "i"))
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.category(ch).startswith("M")))
