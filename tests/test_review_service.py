@@ -127,6 +127,8 @@ def test_decide_feeds_back_and_is_final(rctx: Context, review: ReviewService) ->
     data = _image_bank(rctx)
     first = _scan_case(rctx, review, data, "a.jpg")
     second = _scan_case(rctx, review, data, "b.jpg")
+    actions = ActionService(rctx.sessions, rctx.settings, rctx.banks)
+    actions.create_webhook("sink", "http://127.0.0.1:9/hook", ["decision"])
     with pytest.raises(Conflict, match="claim case"):
         review.decide(first, "alice", "confirm", "")
     review.claim(first, "alice")
@@ -134,6 +136,9 @@ def test_decide_feeds_back_and_is_final(rctx: Context, review: ReviewService) ->
         review.decide(first, "alice", "delete", "")
     row = review.decide(first, "alice", "confirm", "same poster, greyscaled")
     assert row.actor == "alice" and row.note == "same poster, greyscaled"
+    [action] = [actions.get_action(i) for i in row.action_ids]
+    assert action["event"] == "decision" and action["case_id"] == first
+    assert action["payload"]["decision"] == "confirm" and action["payload"]["matches"][0]["bank"] == "posters"
     item, _ = rctx.banks.get_item("posters", "poster-0")
     assert (item.confirmed_count, item.rejected_count) == (1, 0)
     case = review.get_case(first)

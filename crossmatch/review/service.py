@@ -233,7 +233,9 @@ class ReviewService:
     def _payload(case: Case, decision: str, note: str, allow_bank: str | None) -> dict[str, Any]:
         return {
             "case_id": case.id, "decision": decision, "note": note, "item": case.item, "kind": case.kind,
-            "submission_id": case.submission_id, "source": case.source, "severity": case.severity,
+            # The action log keys submissions by number; other ids travel as submission_ref only.
+            "submission_id": int(case.submission_id) if (case.submission_id or "").isdigit() else None,
+            "submission_ref": case.submission_id, "source": case.source, "severity": case.severity,
             "added_to_allow_bank": allow_bank,
             "matches": [
                 {"bank": m.bank, "bank_item": m.bank_item, "signal_type": m.signal_type,
