@@ -31,8 +31,12 @@ class TextSettings(BaseModel):
 
 
 class VideoSettings(BaseModel):
-    # vPDQ defaults: one frame hash per second, frame match at <= 31 bits, frames below quality 50 ignored.
-    seconds_per_hash: float = 1.0
+    # vPDQ defaults: frame match at <= 31 bits, frames below quality 50 ignored.
+    # Every frame, as reference vPDQ: sparse sampling misses camera-motion clips whose cut is off-phase.
+    seconds_per_hash: float = 0.0
+    frame_size: int = 128  # frames are scaled to size x size before PDQ (0: full size), as vpdq's downsample
+    trim_bars: bool = True  # letterbox/pillarbox bars are cut before hashing, on bank and query alike
+    dedupe_bits: int = 4  # a frame this close to the previous kept one is folded into it
     frame_threshold: int = 31
     min_quality: int = 50
     # A clip matches a bank video when this share of either side's usable frames is matched.
