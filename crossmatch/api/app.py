@@ -15,6 +15,8 @@ from crossmatch.actions.service import ActionService
 from crossmatch.actions.worker import BackgroundLoop
 from crossmatch.api import routes_actions, routes_admin, routes_banks, routes_health, routes_scan, routes_submissions
 from crossmatch.api import routes_cases
+from crossmatch.api import hma
+from crossmatch.exchange.scheduler import exchange_loops
 from crossmatch.web import admin_views as web_admin_views, views as web_views
 from crossmatch.api.errors import install_error_handlers
 from crossmatch.api.metrics import Metrics, MetricsMiddleware
@@ -58,6 +60,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
                 BackgroundLoop("delivery", lambda: _busy(deliverer.deliver_due()), app.state.actions.wakeup, svc.worker_poll_s),
                 BackgroundLoop("submissions", app.state.submissions.process_next, app.state.submissions.wakeup, svc.worker_poll_s),
             ]
+            loops += exchange_loops(ctx, settings)
             for loop in loops:
                 loop.start()  # pending deliveries and queued submissions resume here after a restart
         try:
@@ -102,6 +105,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     for module in (routes_health, routes_scan, routes_submissions, routes_banks, routes_actions, routes_admin):
         app.include_router(module.router)
     app.include_router(routes_cases.router)
+    app.include_router(hma.router)
     app.include_router(web_views.router)
     app.include_router(web_admin_views.router)
     return app

@@ -1,0 +1,440 @@
+"""HMA-compatible routes: ``/h`` (hash), ``/m`` (match), ``/c`` (curate), shaped as Meta's
+Hasher-Matcher-Actioner (OpenMediaMatch blueprints) answers them, so an existing
+HMA client works unchanged against crossmatch.
+
+Auth: HMA has none; here each route group needs a token with the matching role
+(hasher / matcher / curator) unless ``settings.exchange.hma_anonymous`` is set
+for a closed network.  Errors use HMA's ``{"message": ...}`` shape.
+Deviations are listed in docs/exchange.md (no URL fetching, enabled ratio).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any, Callable
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from crossmatch.auth.dependencies import require_role
+from crossmatch.banks.schemas import BankSpec
+from crossmatch.banks.service import ItemUpsert
+from crossmatch.errors import Conflict, CrossmatchError, InvalidInput, NotFound
+from crossmatch.signals.base import Content, ContentError, InvalidSignal, Signal
+from crossmatch.signals.registry import RegistryError
+from crossmatch.store.models import BankItem, SignalRow
+
+CONTENT_KINDS = {"photo": "image", "video": "video"}  # HMA content type names -> crossmatch kinds
+RATIO = "hma_enabled_ratio"  # kept in bank options; crossmatch itself only knows enabled / disabled
+
+
+def _auth(*roles: str) -> Callable[..., Any]:
+    check = require_role(*roles)
+
+    def dependency(request: Request) -> Any:
+        if request.app.state.settings.exchange.hma_anonymous:
+            return None
+        return check(request, None)
+
+    return Depends(dependency)
+
+
+router = APIRouter(tags=["hma-compat"])
+HASH, MATCH, CURATE = _auth("hasher", "matcher"), _auth("matcher"), _auth("curator")
+
+
+class HmaError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _answer(fn: Callable[[], Any], status: int = 200) -> JSONResponse:
+    """Run ``fn``; domain errors become HMA's ``{"message"}`` with HMA's status codes."""
+    try:
+        return JSONResponse(fn(), status_code=status)
+    except HmaError as exc:
+        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+    except NotFound as exc:
+        return JSONResponse({"message": str(exc)}, status_code=404)
+    except Conflict as exc:
+        return JSONResponse({"message": str(exc)}, status_code=403)  # HMA: "Bank already exists" is 403
+    except (CrossmatchError, InvalidSignal, ContentError, RegistryError) as exc:
+        return JSONResponse({"message": str(exc)}, status_code=400)
+
+
+def _distance(value: float | None, score: float | None) -> str:
+    number = value if value is not None else score
+    if number is None:
+        return "0"
+    return str(int(number)) if float(number).is_integer() else f"{number:.4g}"
+
+
+def _lookup(request: Request, signal_type: str, signal: str) -> list:
+    ctx = request.app.state.ctx
+    value = ctx.registry.get(signal_type).validate(signal)
+    with request.app.state.engine_lock:
+        return ctx.engine.lookup([Signal(signal_type, value)])
+
+
+def _bank_filter(banks: str | None) -> set[str] | None:
+    return {b for b in banks.split(",") if b} if banks else None
+
+
+def _by_bank(request: Request, matches: list, banks: set[str] | None, seed: str | None, bypass: bool) -> dict[str, list]:
+    coinflip = 0.0 if bypass else random.Random(seed).random()
+    ratios = {b.name: float((b.options or {}).get(RATIO, 1.0)) for b in request.app.state.ctx.banks.list_banks()}
+    out: dict[str, list] = {}
+    for m in matches:
+        if (banks is not None and m.bank not in banks) or ratios.get(m.bank, 1.0) < coinflip:
+            continue
+        out.setdefault(m.bank, []).append({"bank_content_id": m.bank_item_id, "distance": _distance(m.distance, m.score)})
+    return out
+
+
+async def _hash_upload(request: Request) -> dict[str, str]:
+    """HMA's form upload: one file whose field name is the content type (``photo`` or ``video``)."""
+    form = await request.form()
+    files = [(name, value) for name, value in form.multi_items() if isinstance(value, UploadFile)]
+    if not files:
+        raise HmaError(400, "Missing multipart/form-data file upload")
+    if len(files) > 1:
+        raise HmaError(400, "Only one file allowed per request")
+    name, upload = files[0]
+    if name not in CONTENT_KINDS:
+        raise HmaError(400, f"no such content_type: '{name}'")
+    limit = request.app.state.settings.service.max_upload_bytes
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise HmaError(400, f"the file is over the {limit}-byte upload limit")
+    content = Content(item=upload.filename or name, kind=CONTENT_KINDS[name], data=data)  # type: ignore[arg-type]
+    hashed = await run_in_threadpool(request.app.state.ctx.engine.hash, content)
+    out: dict[str, str] = {}
+    for s in hashed.signals:
+        if not s.meta.get("query_only") and s.type not in out:
+            out[s.type] = s.value
+    if not out:
+        raise HmaError(400, hashed.error or f"no signal could be made from this {name}")
+    types = request.query_params.get("types")
+    if types:
+        wanted = [t.strip() for t in types.split(",") if t.strip()]
+        out = {t: v for t, v in out.items() if t in wanted}
+    return out
+
+
+async def _hash_or_error(request: Request) -> dict[str, str] | JSONResponse:
+    try:
+        return await _hash_upload(request)
+    except HmaError as exc:
+        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+
+
+# -- hashing -------------------------------------------------------------------
+@router.get("/h/hash")
+def hash_url(url: str | None = None, _: Any = HASH) -> JSONResponse:
+    return JSONResponse({"message": "crossmatch does not fetch URLs; POST the file as multipart/form-data (field photo or video)"},
+                        status_code=400)
+
+
+@router.post("/h/hash")
+async def hash_post(request: Request, _: Any = HASH) -> Any:
+    return await _hash_or_error(request)
+
+
+# -- matching ------------------------------------------------------------------
+@router.get("/m/raw_lookup")
+def raw_lookup(request: Request, signal_type: str, signal: str, include_distance: bool = False,
+               banks: str | None = None, _: Any = MATCH) -> JSONResponse:
+    def run() -> dict:
+        wanted = _bank_filter(banks)
+        matches = [m for m in _lookup(request, signal_type, signal) if wanted is None or m.bank in wanted]
+        if include_distance:
+            return {"matches": [{"bank_content_id": m.bank_item_id, "distance": _distance(m.distance, m.score)} for m in matches]}
+        return {"matches": [m.bank_item_id for m in matches]}
+
+    return _answer(run)
+
+
+@router.get("/m/lookup")
+def lookup_get(request: Request, signal_type: str | None = None, signal: str | None = None, url: str | None = None,
+               banks: str | None = None, seed: str | None = None, bypass_coinflip: bool = False, _: Any = MATCH) -> JSONResponse:
+    def run() -> dict:
+        if url:
+            raise HmaError(400, "crossmatch does not fetch URLs; POST the file to /m/lookup instead")
+        if not signal or not signal_type:
+            raise HmaError(400, "Either url or both signal and signal_type are required")
+        return _by_bank(request, _lookup(request, signal_type, signal), _bank_filter(banks), seed, bypass_coinflip)
+
+    return _answer(run)
+
+
+@router.post("/m/lookup")
+async def lookup_post(request: Request, banks: str | None = None, seed: str | None = None,
+                      bypass_coinflip: bool = False, _: Any = MATCH) -> Any:
+    hashes = await _hash_or_error(request)
+    if isinstance(hashes, JSONResponse):
+        return hashes
+
+    def run() -> dict:
+        return {t: _by_bank(request, _lookup(request, t, v), _bank_filter(banks), seed, bypass_coinflip) for t, v in hashes.items()}
+
+    return await run_in_threadpool(_answer, run)
+
+
+@router.post("/m/compare")
+async def compare(request: Request, _: Any = MATCH) -> JSONResponse:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except json.JSONDecodeError:
+        body = None
+
+    def run() -> dict:
+        if not isinstance(body, dict):
+            raise HmaError(400, "Request input was not a dict")
+        registry = request.app.state.ctx.registry
+        out = {}
+        for type_name, pair in body.items():
+            if not isinstance(pair, list):
+                raise HmaError(400, f"Comparison hashes for {type_name} was not a list")
+            if len(pair) != 2:
+                raise HmaError(400, "Comparison hash list length must be exactly 2")
+            if type_name not in registry:
+                raise HmaError(400, f"No such SignalType '{type_name}'")
+            st = registry.get(type_name)
+            try:
+                left, right = (Signal(type_name, st.validate(str(v))) for v in pair)
+            except InvalidSignal as exc:
+                raise HmaError(400, f"Invalid {type_name} hash: {exc}") from None
+            value = st.compare(left, right)
+            threshold = st.default_threshold
+            matched = value <= threshold if st.metric == "distance" else value >= threshold
+            out[type_name] = [bool(matched), {"distance": int(value) if float(value).is_integer() else value}]
+        return out
+
+    return _answer(run)
+
+
+@router.get("/m/index/status")
+def index_status(request: Request, signal_type: str | None = None, _: Any = MATCH) -> JSONResponse:
+    def run() -> dict:
+        ctx = request.app.state.ctx
+        names = ctx.registry.names()
+        if signal_type is not None:
+            if signal_type not in names:
+                raise HmaError(400, f"No such signal type '{signal_type}'")
+            names = [signal_type]
+        with ctx.sessions() as session:
+            sizes = dict(session.execute(select(SignalRow.type, func.count()).group_by(SignalRow.type)).all())
+        built_to = ctx.banks.latest_change()
+        return {n: {"present": True, "built_to": built_to, "size": int(sizes.get(n, 0))} for n in names}
+
+    return _answer(run)
+
+
+# -- curation ------------------------------------------------------------------
+def _bank_config(bank) -> dict[str, Any]:
+    ratio = float((bank.options or {}).get(RATIO, 1.0)) if bank.enabled else 0.0
+    return {"name": bank.name, "matching_enabled_ratio": ratio}
+
+
+@router.get("/c/banks")
+def banks_index(request: Request, _: Any = CURATE) -> JSONResponse:
+    return _answer(lambda: [_bank_config(b) for b in request.app.state.ctx.banks.list_banks()])
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body() or b"{}")
+    except json.JSONDecodeError:
+        raise HmaError(400, "this endpoint expects a json object payload") from None
+
+
+def _ratio(body: dict) -> float | None:
+    if body.get("enabled_ratio") is not None:
+        ratio = float(body["enabled_ratio"])
+        if not 0.0 <= ratio <= 1.0:
+            raise HmaError(400, "enabled_ratio must be between 0 and 1")
+        return ratio
+    if body.get("enabled") is not None:
+        return 1.0 if body["enabled"] else 0.0
+    return None
+
+
+@router.post("/c/banks")
+async def bank_create(request: Request, _: Any = CURATE) -> JSONResponse:
+    try:
+        body = await _json(request)
+    except HmaError as exc:
+        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+
+    def run() -> dict:
+        if not isinstance(body, dict) or not body.get("name"):
+            raise HmaError(400, "Field `name` is required")
+        ratio = _ratio(body)
+        ratio = 1.0 if ratio is None else ratio
+        try:
+            spec = BankSpec(name=str(body["name"]), enabled=ratio > 0, options={RATIO: ratio})
+        except ValueError as exc:
+            raise HmaError(400, str(exc).splitlines()[-1]) from None
+        return _bank_config(request.app.state.ctx.banks.create_bank(spec))
+
+    return await run_in_threadpool(_answer, run, 201)
+
+
+@router.get("/c/bank/{bank_name}")
+def bank_show(request: Request, bank_name: str, _: Any = CURATE) -> JSONResponse:
+    return _answer(lambda: _bank_config(request.app.state.ctx.banks.get_bank(bank_name)))
+
+
+@router.put("/c/bank/{bank_name}")
+async def bank_update(request: Request, bank_name: str, _: Any = CURATE) -> JSONResponse:
+    try:
+        body = await _json(request)
+    except HmaError as exc:
+        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+
+    def run() -> dict:
+        banks = request.app.state.ctx.banks
+        bank = banks.get_bank(bank_name)
+        if not isinstance(body, dict):
+            raise HmaError(400, "this endpoint expects a json object payload")
+        if body.get("name") not in (None, bank_name):
+            raise HmaError(400, "crossmatch does not rename banks; create a new bank and sync or import into it")
+        ratio = _ratio(body)
+        if ratio is not None:
+            bank = banks.update_bank(bank_name, enabled=ratio > 0, options={**(bank.options or {}), RATIO: ratio})
+        return _bank_config(bank)
+
+    return await run_in_threadpool(_answer, run)
+
+
+@router.delete("/c/bank/{bank_name}")
+def bank_delete(request: Request, bank_name: str, _: Any = CURATE) -> JSONResponse:
+    def run() -> dict:
+        request.app.state.ctx.banks.delete_bank(bank_name)
+        return {"message": "Done"}
+
+    return _answer(run)
+
+
+def _content(request: Request, bank_name: str, content_id: int) -> BankItem:
+    ctx = request.app.state.ctx
+    bank = ctx.banks.get_bank(bank_name)
+    with ctx.sessions() as session:
+        item = session.scalar(select(BankItem).where(BankItem.id == content_id, BankItem.bank_id == bank.id))
+    if item is None:
+        raise HmaError(404, f"content '{content_id}' not found")
+    return item
+
+
+@router.get("/c/bank/{bank_name}/content/{content_id}")
+def bank_get_content(request: Request, bank_name: str, content_id: int, include_signals: bool = False,
+                     _: Any = CURATE) -> JSONResponse:
+    return _answer(lambda: _content_json(request, bank_name, content_id, include_signals))
+
+
+def _content_json(request: Request, bank_name: str, content_id: int, include_signals: bool) -> dict:
+    ctx = request.app.state.ctx
+    item = _content(request, bank_name, content_id)
+    bank = ctx.banks.get_bank(bank_name)
+    out: dict[str, Any] = {
+        "id": item.id, "disable_until_ts": 0 if item.enabled else 1,
+        # HMA keeps per-collaboration metadata; crossmatch's labels are the closest, as lists of strings.
+        "collab_metadata": {k: [v] if isinstance(v, str) else [json.dumps(v)] for k, v in (item.labels or {}).items()},
+        "original_media_uri": None, "bank": _bank_config(bank),
+    }
+    if include_signals:
+        _, signals = ctx.banks.get_item(bank_name, item.external_id)
+        out["signals"] = {s.type: s.value for s in signals if not (s.meta or {}).get("query_only")}
+    return out
+
+
+def _add_signals(request: Request, bank_name: str, signals: dict[str, str], metadata: dict | None) -> dict:
+    ctx = request.app.state.ctx
+    ctx.banks.get_bank(bank_name)
+    if not signals:
+        raise HmaError(400, "No signals given")
+    valid: list[Signal] = []
+    for name, value in signals.items():
+        if name not in ctx.registry:
+            raise HmaError(400, f"No such signal type {name}")
+        try:
+            valid.append(Signal(name, ctx.registry.get(name).validate(str(value))))
+        except InvalidSignal as exc:
+            raise HmaError(400, f"Invalid {name} signal: {exc}") from None
+    meta = metadata or {}
+    external_id = str(meta.get("content_id") or f"{valid[0].type}:{valid[0].value}")
+    labels = {"source": "hma-api"}
+    if meta.get("content_uri"):
+        labels["content_uri"] = str(meta["content_uri"])
+    if meta.get("json") is not None:
+        labels["hma_json"] = meta["json"]
+    ctx.banks.upsert_items(bank_name, [ItemUpsert(external_id, valid, labels)])
+    item, _ = ctx.banks.get_item(bank_name, external_id)
+    return {"id": item.id, "signals": {s.type: s.value for s in valid}}
+
+
+@router.post("/c/bank/{bank_name}/content")
+async def bank_add_content(request: Request, bank_name: str, _: Any = CURATE) -> Any:
+    if request.query_params.get("url"):
+        return JSONResponse({"message": "crossmatch does not fetch URLs; upload the file as multipart/form-data"}, status_code=400)
+    hashes = await _hash_or_error(request)
+    if isinstance(hashes, JSONResponse):
+        return hashes
+    metadata = None
+    raw = request.query_params.get("metadata")
+    if raw:
+        try:
+            metadata = json.loads(raw)
+        except json.JSONDecodeError:
+            return JSONResponse({"message": "metadata should be a json object"}, status_code=400)
+    return await run_in_threadpool(_answer, lambda: _add_signals(request, bank_name, hashes, metadata))
+
+
+@router.post("/c/bank/{bank_name}/signal")
+async def bank_add_signal(request: Request, bank_name: str, _: Any = CURATE) -> JSONResponse:
+    try:
+        body = await _json(request)
+    except HmaError as exc:
+        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+    if not isinstance(body, dict):
+        return JSONResponse({"message": "this endpoint expects a json object payload"}, status_code=400)
+    return await run_in_threadpool(_answer, lambda: _add_signals(request, bank_name, body, None))
+
+
+@router.put("/c/bank/{bank_name}/content/{content_id}")
+async def bank_update_content(request: Request, bank_name: str, content_id: int, _: Any = CURATE) -> JSONResponse:
+    try:
+        body = await _json(request)
+    except HmaError as exc:
+        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+
+    def run() -> dict:
+        item = _content(request, bank_name, content_id)
+        if isinstance(body, dict) and "disable_until_ts" in body:
+            try:
+                until = int(body["disable_until_ts"])
+            except (TypeError, ValueError):
+                raise HmaError(400, "disable_until_ts must be a non-negative integer") from None
+            if until < 0:
+                raise HmaError(400, "disable_until_ts must be a non-negative integer")
+            # crossmatch has no timed disable: any future time disables until re-enabled.
+            request.app.state.ctx.banks.set_item_enabled(bank_name, item.external_id, until <= time.time())
+        return _content_json(request, bank_name, content_id, False)
+
+    return await run_in_threadpool(_answer, run)
+
+
+@router.delete("/c/bank/{bank_name}/content/{content_id}")
+def bank_delete_content(request: Request, bank_name: str, content_id: int, _: Any = CURATE) -> JSONResponse:
+    def run() -> dict:
+        item = _content(request, bank_name, content_id)
+        request.app.state.ctx.banks.delete_item(bank_name, item.external_id)
+        return {"deleted": 1}
+
+    return _answer(run)
