@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from crossmatch.api.errors import ERROR_RESPONSES
-from crossmatch.api.schemas import ActionOut, RetriedOut, WebhookIn, WebhookOut, WebhookPatch
+from crossmatch.api.schemas import ActionOut, Offset, RetriedOut, RowId, WebhookIn, WebhookOut, WebhookPatch
 from crossmatch.auth.dependencies import require_role
 from crossmatch.auth.roles import ADMIN, Principal
 
@@ -29,14 +29,14 @@ def create_webhook(body: WebhookIn, request: Request, who: Principal = Depends(A
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut, dependencies=[Depends(ADMIN_ONLY)])
-def get_webhook(webhook_id: int, request: Request) -> dict:
+def get_webhook(webhook_id: RowId, request: Request) -> dict:
     from crossmatch.actions.service import webhook_json
 
     return webhook_json(request.app.state.actions.webhook(webhook_id))
 
 
 @router.patch("/webhooks/{webhook_id}", response_model=WebhookOut)
-def update_webhook(webhook_id: int, body: WebhookPatch, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
+def update_webhook(webhook_id: RowId, body: WebhookPatch, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
     changes = body.model_dump(exclude_none=True)
     hook = request.app.state.actions.update_webhook(webhook_id, **changes)
     changes.pop("secret", None)
@@ -45,7 +45,7 @@ def update_webhook(webhook_id: int, body: WebhookPatch, request: Request, who: P
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
-def delete_webhook(webhook_id: int, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> Response:
+def delete_webhook(webhook_id: RowId, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> Response:
     request.app.state.actions.delete_webhook(webhook_id)
     request.app.state.audit.record(who.name, "webhook.delete", str(webhook_id), {})
     return Response(status_code=204)
@@ -57,18 +57,18 @@ def list_actions(
     request: Request,
     status: Literal["pending", "delivered", "dead"] | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> list[dict]:
     return request.app.state.actions.list_actions(status, limit, offset)
 
 
 @router.get("/actions/{action_id}", response_model=ActionOut, dependencies=[Depends(ADMIN_ONLY)])
-def get_action(action_id: int, request: Request) -> dict:
+def get_action(action_id: RowId, request: Request) -> dict:
     return request.app.state.actions.get_action(action_id)
 
 
 @router.post("/actions/{action_id}/retry", response_model=ActionOut, summary="Send a dead letter again")
-def retry_action(action_id: int, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
+def retry_action(action_id: RowId, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
     out = request.app.state.actions.retry(action_id)
     request.app.state.audit.record(who.name, "action.retry", str(action_id), {})
     return out

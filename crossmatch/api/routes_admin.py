@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, Request
 
 from crossmatch.api.errors import ERROR_RESPONSES
-from crossmatch.api.schemas import AuditOut, TokenIn, TokenOut, UserIn, UserOut
+from crossmatch.api.schemas import AuditOut, RowId, TokenIn, TokenOut, UserIn, UserOut
 from crossmatch.auth.dependencies import require_role
 from crossmatch.auth.roles import ADMIN, Principal
 
@@ -28,7 +28,7 @@ def list_tokens(request: Request) -> list[dict]:
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, summary="Revoke a token")
-def revoke_token(token_id: int, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
+def revoke_token(token_id: RowId, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
     info = request.app.state.tokens.revoke(token_id)
     request.app.state.audit.record(who.name, "token.revoke", info.name, {"id": token_id})
     return info.to_json()

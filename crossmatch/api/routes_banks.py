@@ -12,7 +12,9 @@ from starlette.datastructures import UploadFile
 
 from crossmatch.actions.policy import POLICY_KEY, policy_from_options
 from crossmatch.api.errors import ERROR_RESPONSES
-from crossmatch.api.schemas import BankIn, BankOut, BankPatch, ImportOut, ItemOut, ItemPatch, ItemsIn, ItemsUpsertOut, PolicyIn
+from crossmatch.api.schemas import (
+    BankIn, BankOut, BankPatch, ImportOut, ItemOut, ItemPatch, ItemsIn, ItemsUpsertOut, Offset, PolicyIn,
+)
 from crossmatch.auth.dependencies import require_role
 from crossmatch.auth.roles import BANK_READ, BANK_WRITE, Principal
 from crossmatch.banks.importers import import_path
@@ -100,7 +102,7 @@ def set_policy(bank: str, body: PolicyIn, request: Request, who: Principal = Dep
 
 
 @router.get("/{bank}/items", response_model=list[ItemOut], dependencies=[READ])
-def list_items(bank: str, request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> list[dict]:
+def list_items(bank: str, request: Request, limit: int = Query(100, ge=1, le=1000), offset: Offset = 0) -> list[dict]:
     return [item_out(i) for i in request.app.state.ctx.banks.list_items(bank, limit, offset)]
 
 

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from crossmatch.api.deps import CONTENT_BODY, read_content
 from crossmatch.api.errors import ERROR_RESPONSES
-from crossmatch.api.schemas import SubmissionOut
+from crossmatch.api.schemas import RowId, SubmissionOut
 from crossmatch.auth.dependencies import require_role
 from crossmatch.auth.roles import MATCH, Principal
 from crossmatch.errors import InvalidInput
@@ -35,6 +35,6 @@ async def submit(
 
 
 @router.get("/{submission_id}", response_model=SubmissionOut, summary="Status and results of a submission")
-def get_submission(submission_id: int, request: Request, principal: Principal = Depends(require_role(*MATCH))) -> dict:
+def get_submission(submission_id: RowId, request: Request, principal: Principal = Depends(require_role(*MATCH))) -> dict:
     owner = None if principal.role == "admin" else principal.name
     return request.app.state.submissions.get(submission_id, owner)

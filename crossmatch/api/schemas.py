@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from fastapi import Path, Query
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crossmatch.actions.service import EVENTS
 from crossmatch.banks.schemas import BankKind, check_bank_name
+
+
+# Database ids fit a signed 64-bit integer; bigger numbers are refused with a 422, not an overflow.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Offset = Annotated[int, Query(ge=0, le=10**9)]
 
 
 class ErrorOut(BaseModel):
@@ -188,7 +195,7 @@ class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     url: str = Field(max_length=4096)
-    events: list[Literal[EVENTS]] | None = Field(None, description=f"Events to receive; default match.auto and decision")  # type: ignore[valid-type]
+    events: list[Literal[EVENTS]] | None = Field(None, description="Events to receive; default match.auto and decision")  # type: ignore[valid-type]
     secret: str | None = Field(None, min_length=16, max_length=200, description="HMAC key; generated when omitted")
 
 
