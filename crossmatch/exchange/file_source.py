@@ -21,6 +21,10 @@ from crossmatch.signals.base import Signal
 BATCH = 1000
 
 
+class Truncated(ItemError):
+    """The file ends mid-record: the run must not count as complete."""
+
+
 class FileSource:
     def __init__(self, name: str, path: str | Path, fmt: str | None = None, batch: int = BATCH) -> None:
         self.name = name
@@ -49,6 +53,11 @@ class FileSource:
             updates: list[Update] = []
             errors: list[ItemError] = []
             for entry, end in records:
+                if isinstance(entry, Truncated):
+                    # Keep what came before; stop without a sweep so a cut-off file never disables the rest.
+                    safe = end if end >= 0 else None
+                    yield Delta(updates, {"file": stamp, "offset": safe} if safe is not None else checkpoint, errors)
+                    raise SourceError(f"exchange {self.name!r}: {entry.item}: {entry.error}")
                 if isinstance(entry, ItemError):
                     errors.append(entry)
                 else:
@@ -59,11 +68,11 @@ class FileSource:
             yield Delta(updates, {"file": stamp, "offset": stat.st_size}, errors)
 
 
-def _lines(handle: BinaryIO, offset: int) -> Iterator[tuple[bytes, int, int]]:
-    """(line, line number or -1 after a seek, byte offset after it)."""
+def _lines(handle: BinaryIO, offset: int, lines_before: int | None = None) -> Iterator[tuple[bytes, int, int]]:
+    """(line, line number or -1 after a resume seek, byte offset after it)."""
     handle.seek(offset)
     position = offset
-    number = 0 if offset == 0 else -1
+    number = 0 if offset == 0 else (lines_before if lines_before is not None else -1)
     for raw in handle:
         position += len(raw)
         if number >= 0:
@@ -82,8 +91,10 @@ def _jsonl_records(handle: BinaryIO, path: Path, offset: int) -> Iterator[tuple[
             yield ItemError(where, f"line is not valid UTF-8 (byte {exc.start}); re-encode the file as UTF-8"), end
             continue
         except json.JSONDecodeError as exc:
-            hint = " (the file looks truncated)" if not raw.endswith(b"\n") else ""
-            yield ItemError(where, f"line is not valid JSON ({exc.msg} at column {exc.colno}){hint}"), end
+            if not raw.endswith(b"\n"):
+                yield Truncated(where, f"the last line is cut off ({exc.msg}); the file looks truncated: fetch it again"), end - len(raw)
+                return
+            yield ItemError(where, f"line is not valid JSON ({exc.msg} at column {exc.colno})"), end
             continue
         try:
             yield update_from_json(record), end
@@ -155,15 +166,13 @@ def _csv_records(handle: BinaryIO, path: Path, offset: int) -> Iterator[tuple[Up
     try:
         header = next(csv.reader([header_line.decode("utf-8-sig")]))
     except (UnicodeDecodeError, StopIteration, csv.Error) as exc:
-        yield ItemError(f"{path.name}:1", f"not a readable CSV header ({exc}); the first line must name the columns"), len(header_line)
-        return
+        raise SourceError(f"{path.name}:1: not a readable CSV header ({exc}); the first line must name the columns") from None
     header = [h.strip() for h in header]
     missing = [c for c in ("signal_type", "signal") if c not in header]
     if missing:
-        yield ItemError(f"{path.name}:1", f"CSV lacks column(s) {missing}; a hash list needs a header starting signal_type,signal"), len(header_line)
-        return
+        raise SourceError(f"{path.name}:1: CSV lacks column(s) {missing}; a hash list needs a header starting signal_type,signal")
     start = max(offset, len(header_line))
-    for row, where, end in _csv_rows(handle, path, start):
+    for row, where, end in _csv_rows(handle, path, start, 1 if start == len(header_line) else None):
         if isinstance(row, ItemError):
             yield row, end
             continue
@@ -200,10 +209,10 @@ def grouped(records: Iterator[tuple[Update | ItemError, int]], start: int) -> It
         yield pending, pending_end
 
 
-def _csv_rows(handle: BinaryIO, path: Path, offset: int) -> Iterator[tuple[list[str] | ItemError, str, int]]:
+def _csv_rows(handle: BinaryIO, path: Path, offset: int, lines_before: int | None) -> Iterator[tuple[list[str] | ItemError, str, int]]:
     buffer = b""
     first = None
-    for raw, number, end in _lines(handle, offset):
+    for raw, number, end in _lines(handle, offset, lines_before):
         first = first if buffer else number
         buffer += raw
         if buffer.count(b'"') % 2:  # a quoted value spans lines: read on
@@ -219,7 +228,7 @@ def _csv_rows(handle: BinaryIO, path: Path, offset: int) -> Iterator[tuple[list[
         except (csv.Error, StopIteration) as exc:
             yield ItemError(where, f"unreadable row: {exc}"), where, end
     if buffer.strip():
-        yield ItemError(f"{path.name}@end", "unterminated quoted value at the end of the file (truncated?)"), "", offset
+        yield Truncated(f"{path.name}@end", "unterminated quoted value at the end of the file; it looks truncated: fetch it again"), "", -1
 
 
 def _update_from_row(fields: dict[str, str]) -> Update:
