@@ -15,6 +15,7 @@ from collections import Counter
 from functools import lru_cache
 from importlib import resources
 
+import regex
 from confusable_homoglyphs import categories
 
 # Scripts.txt aliases -> ISO 15924 codes for the scripts our users write in.
@@ -87,8 +88,11 @@ def _confusable_table() -> dict[str, list[str]]:
 _VARIANT_BLOCKS = ((0x0250, 0x02AF), (0x1D00, 0x1DBF), (0xA720, 0xA7FF), (0xAB30, 0xAB6F))
 
 
+VARIANT_LETTERS = regex.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _VARIANT_BLOCKS) + "]")
+
+
 def letter_variant(ch: str) -> bool:
-    return any(lo <= ord(ch) <= hi for lo, hi in _VARIANT_BLOCKS)
+    return VARIANT_LETTERS.match(ch) is not None
 
 
 @lru_cache(maxsize=65536)

@@ -15,12 +15,15 @@ Arabic diacritics) while keeping the original for display and evidence:
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Iterator
 
 import emoji as emoji_data
 import regex
 
-from crossmatch.text.confusables import NEUTRAL, letter_scripts, letter_variant, lookalike, script_of
+from crossmatch.text.confusables import NEUTRAL, VARIANT_LETTERS, letter_scripts, lookalike, script_of
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ _WORD = regex.compile(r"[\p{L}\p{M}]+")
 _SPACES = regex.compile(r"\s+")
 
 
+@lru_cache(maxsize=65536)
 def _invisible(ch: str) -> bool:
     return unicodedata.category(ch) == "Cf" or ch in _INVISIBLE_EXTRA or 0xFE00 <= ord(ch) <= 0xFE0F or 0xE0100 <= ord(ch) <= 0xE01EF
 
@@ -81,14 +85,33 @@ def _decorative_mark(ch: str) -> bool:
     return any(lo <= ord(ch) <= hi for lo, hi in _DECORATIVE_BLOCKS)
 
 
+@lru_cache(maxsize=65536)
+def _fold_cluster(cluster: str) -> str:
+    """NFKC + case folding of one base character with its marks, Arabic folds, decorations off.
+
+    Cached: text repeats the same few hundred clusters, and this is the hot loop.
+    """
+    cluster = "".join(ch for ch in cluster if not _invisible(ch))
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", cluster).casefold())
+    return "".join(_ARABIC_FOLD.get(ch, ch) for ch in folded if ch not in _ARABIC_DROP and not _decorative_mark(ch))
+
+
+# Only runs of these can hold an emoji, so the emoji library scans just those runs
+# (it is slow per character on long text).
+_EMOJI_CANDIDATES = regex.compile(
+    r"(?:[#*0-9]\ufe0f?\u20e3|[\u00a9\u00ae\u203c-\u3299\U0001F000-\U0001FAFF\U000E0020-\U000E007F\u200d\ufe0f])+"
+)
+
+
 def _features(text: str) -> tuple[list[tuple[int, int]], tuple[str, ...], tuple[str, ...]]:
     """Spans taken out of the text (URLs, emoji) and the features they carry."""
     spans: list[tuple[int, int, str, str]] = []
     for m in _URL.finditer(text):
         url = m.group().rstrip(_URL_TRAILING)
         spans.append((m.start(), m.start() + len(url), "url", url))
-    for e in emoji_data.emoji_list(text):
-        spans.append((e["match_start"], e["match_end"], "emoji", e["emoji"]))
+    for run in _EMOJI_CANDIDATES.finditer(text):
+        for e in emoji_data.emoji_list(run.group()):
+            spans.append((run.start() + e["match_start"], run.start() + e["match_end"], "emoji", e["emoji"]))
     spans.sort()
     kept: list[tuple[int, int]] = []
     urls, emojis = [], []
@@ -109,20 +132,35 @@ _RTL_SCRIPTS = frozenset({"ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO"})
 _GRAPHEME = regex.compile(r"\X", regex.DOTALL)
 
 
-def _visual_order(text: str) -> list[int]:
-    """Indices of ``text`` in the order a reader sees them under bidi overrides.
+Unit = tuple[int, int, bool]  # (start, end, is a removed feature) in the original text
+
+
+def _units(text: str, removed: list[tuple[int, int]]) -> Iterator[Unit]:
+    """Grapheme clusters of ``text`` in storage order, with each URL/emoji span as one unit."""
+    pos = 0
+    for start, end in removed:
+        for m in _GRAPHEME.finditer(text, pos, start):
+            yield m.start(), m.end(), False
+        yield start, end, True
+        pos = end
+    for m in _GRAPHEME.finditer(text, pos):
+        yield m.start(), m.end(), False
+
+
+def _reading_order(text: str, units: Iterable[Unit]) -> list[Unit]:
+    """``units`` in the order a reader sees them under bidi overrides.
 
     Stored-reversed text wrapped in a right-to-left override (RLO ... PDF)
     displays as normal text; so does reversed Arabic inside a left-to-right
     override.  Runs forced against their script's own direction are put back
-    in reading order (by grapheme, so marks stay on their letters).  Nested
-    embeddings are simplified to the innermost override.
+    in reading order, cluster by cluster so marks stay on their letters.
+    Nested embeddings are simplified to the innermost override.
     """
-    if _RLO not in text and _LRO not in text:
-        return list(range(len(text)))
+    units = list(units)
     forced: list[str | None] = []
     stack: list[str | None] = []
-    for ch in text:
+    for start, _, _ in units:
+        ch = text[start]
         if ch in (_RLO, _LRO) or ch in _EMBEDDINGS or ch in _ISOLATES:
             stack.append({_RLO: "R", _LRO: "L"}.get(ch))
         elif ch == _PDF or ch == _PDI:
@@ -131,63 +169,72 @@ def _visual_order(text: str) -> list[int]:
         elif ch in "\n\r\u2029":
             stack.clear()  # overrides end with the paragraph
         forced.append(next((d for d in reversed(stack) if d), None))
-    order: list[int] = []
+    ordered: list[Unit] = []
     i = 0
-    while i < len(text):
+    while i < len(units):
         j = i
-        while j < len(text) and forced[j] == forced[i]:
+        while j < len(units) and forced[j] == forced[i]:
             j += 1
-        run = list(range(i, j))
-        counts = letter_scripts(text[i:j])
+        run = units[i:j]
+        counts = letter_scripts(text[run[0][0] : run[-1][1]])
+        letters = sum(counts.values())
         rtl_letters = sum(n for script, n in counts.items() if script in _RTL_SCRIPTS)
         # Under an override digits and punctuation turn direction too, so a forced-RTL
         # run without RTL letters (e.g. "6102") is reversed as well.
-        against = (forced[i] == "R" and rtl_letters * 2 <= sum(counts.values())) or (
-            forced[i] == "L" and rtl_letters * 2 > sum(counts.values()))
-        if against:
-            clusters = [list(range(i + m.start(), i + m.end())) for m in _GRAPHEME.finditer(text[i:j])]
-            run = [k for cluster in reversed(clusters) for k in cluster]
-        order.extend(run)
+        if (forced[i] == "R" and rtl_letters * 2 <= letters) or (forced[i] == "L" and rtl_letters * 2 > letters):
+            run.reverse()
+        ordered.extend(run)
         i = j
-    return order
+    return ordered
+
+
+# Characters that need cluster-by-cluster folding: marks, invisibles, tatweel,
+# conjoining jamo and fillers.  Tokens without them fold character for character.
+_NEEDS_CLUSTERS = regex.compile(r"[\p{M}\p{Cf}\p{Cs}\u0640\u1100-\u11FF\u115F\u1160\u17B4\u17B5\u180B-\u180E\u3164\uFE00-\uFE0F\uFFA0]")
+_TOKENS = regex.compile(r"\S{1,64}|\s{1,64}")  # bounded, so the token cache stays small
+
+
+@lru_cache(maxsize=65536)
+def _fold_token(token: str) -> str | None:
+    """The folded token when folding maps it one character to one, else None."""
+    if _NEEDS_CLUSTERS.search(token):
+        return None
+    folded = _fold_cluster(token)
+    return folded if len(folded) == len(token) else None
+
+
+def _fold_span(text: str, start: int, end: int, chars: list[str], srcs: list[int]) -> None:
+    # Fast path for the common case: whole tokens at a time, with the same
+    # result as folding each grapheme cluster (see _fold_token).
+    for tok in _TOKENS.finditer(text, start, end):
+        folded = _fold_token(tok.group())
+        if folded is not None:
+            chars.extend(folded)
+            srcs.extend(range(tok.start(), tok.end()))
+            continue
+        for m in _GRAPHEME.finditer(text, tok.start(), tok.end()):
+            folded = _fold_cluster(m.group())
+            chars.extend(folded)
+            srcs.extend([m.start()] * len(folded))
 
 
 def _fold_unicode(text: str, removed: list[tuple[int, int]]) -> tuple[list[str], list[int]]:
-    """NFKC + case folding per base character with its marks; drops invisibles."""
+    """NFKC + case folding per grapheme cluster in reading order; features become one space."""
     chars: list[str] = []
     srcs: list[int] = []
-    cluster: list[str] = []
-    cluster_src = 0
-
-    def flush() -> None:
-        if cluster:
-            folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", "".join(cluster)).casefold())
-            for ch in folded:
-                if ch not in _ARABIC_DROP and not _decorative_mark(ch):
-                    chars.append(_ARABIC_FOLD.get(ch, ch))
-                    srcs.append(cluster_src)
-            cluster.clear()
-
-    span_of = {}  # index -> start of the removed span (URL, emoji) it is in
-    for start, end in removed:
-        for k in range(start, end):
-            span_of[k] = start
-    for i in _visual_order(text):
-        if i in span_of:
-            if i == span_of[i]:  # one space stands for the whole feature
-                flush()
-                chars.append(" ")
-                srcs.append(i)
-            continue
-        ch = text[i]
-        if not _invisible(ch):
-            if unicodedata.combining(ch) == 0 and not unicodedata.category(ch).startswith("M"):
-                flush()
-                cluster_src = i
-            elif not cluster:
-                cluster_src = i
-            cluster.append(ch)
-    flush()
+    if _RLO not in text and _LRO not in text:
+        pos = 0
+        for start, end in removed:
+            _fold_span(text, pos, start, chars, srcs)
+            chars.append(" ")
+            srcs.append(start)
+            pos = end
+        _fold_span(text, pos, len(text), chars, srcs)
+        return chars, srcs
+    for start, end, feature in _reading_order(text, _units(text, removed)):
+        folded = " " if feature else _fold_cluster(text[start:end])
+        chars.extend(folded)
+        srcs.extend([start] * len(folded))
     return chars, srcs
 
 
@@ -200,17 +247,18 @@ _LANGUAGE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "ARABIC"})
 def _fold_lookalikes(chars: list[str]) -> None:
     """Script-aware folding of mixed-script and disguised words, in place."""
     text = "".join(chars)
-    doc_scripts = letter_scripts(text)
+    words = [(m, _word_scripts(m.group())) for m in _WORD.finditer(text)]
+    doc_scripts: Counter[str] = Counter()
+    for _, counts in words:
+        doc_scripts.update(counts)
     doc_target = max(doc_scripts, key=lambda k: (doc_scripts[k], k in _LANGUAGE_SCRIPTS)) if doc_scripts else None
     # Whole words are folded only into a clearly dominant script, so a Russian
     # text quoting English acronyms keeps both.
     if doc_target is not None and doc_scripts[doc_target] < 0.75 * sum(doc_scripts.values()):
         doc_target = None
-    for i, ch in enumerate(chars):
-        if letter_variant(ch):  # small capitals, IPA letters: fold to the plain letter
-            chars[i] = lookalike(ch, script_of(ch)) or ch
-    for m in _WORD.finditer(text):
-        counts = letter_scripts(m.group())
+    for m in VARIANT_LETTERS.finditer(text):  # small capitals, IPA letters: fold to the plain letter
+        chars[m.start()] = lookalike(m.group(), script_of(m.group())) or m.group()
+    for m, counts in words:
         if len(counts) >= 2:
             ranked = sorted(counts.items(), key=lambda kv: (kv[1], doc_scripts[kv[0]]), reverse=True)
             target = ranked[0][0]
@@ -231,11 +279,16 @@ def _fold_lookalikes(chars: list[str]) -> None:
                     chars[i] = repl
 
 
+@lru_cache(maxsize=65536)
+def _word_scripts(word: str) -> Counter[str]:
+    return letter_scripts(word)
+
+
 MIN_SPACED_LETTERS = 4  # "я и ты" (two one-letter words) is ordinary text; four in a row is not
 
 
-def _is_separator(ch: str) -> bool:
-    return ch == " " or unicodedata.category(ch)[0] in "PS"
+# A letter not glued to a letter before it, then "separator, character" at least three times.
+_SPACED_START = regex.compile(r"(?<!\p{L})\p{L}([ \p{P}\p{S}])(?:.\1){3}", regex.DOTALL)
 
 
 def _rejoin_spaced(chars: list[str], srcs: list[int]) -> tuple[list[str], list[int]]:
@@ -249,12 +302,13 @@ def _rejoin_spaced(chars: list[str], srcs: list[int]) -> tuple[list[str], list[i
     """
     n = len(chars)
     drop = [False] * n
-    i = 0
-    while i < n - 2:
-        sep = chars[i + 1]
-        if not (_is_separator(sep) and chars[i] != sep and chars[i].isalpha() and (i == 0 or not chars[i - 1].isalpha())):
-            i += 1
+    done = 0
+    # The regex finds where such runs can start; the loop below decides exactly.
+    for candidate in _SPACED_START.finditer("".join(chars), overlapped=True):
+        i = candidate.start()
+        if i < done:
             continue
+        sep = chars[i + 1]
         last = i
         while last + 2 < n and chars[last + 1] == sep and not (chars[last + 2].isalpha() and last + 3 < n and chars[last + 3].isalpha()):
             last += 2
@@ -264,9 +318,7 @@ def _rejoin_spaced(chars: list[str], srcs: list[int]) -> tuple[list[str], list[i
         if last > i and letters >= MIN_SPACED_LETTERS:
             for k in range(i + 1, last, 2):
                 drop[k] = True
-            i = last + 1
-        else:
-            i += 1
+            done = last + 1
     if not any(drop):
         return chars, srcs
     return [c for c, d in zip(chars, drop) if not d], [s for s, d in zip(srcs, drop) if not d]
