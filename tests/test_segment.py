@@ -84,3 +84,12 @@ def test_flores_documents_split_back_into_their_sentences(code):
     joined = sentences(normalize(" ".join(lines)))
     assert abs(len(joined) - per_line) <= 0.03 * per_line
     assert per_line <= 1.5 * len(lines)  # no shredding into fragments
+
+
+def test_line_breaks_end_sentences_in_unpunctuated_posts():
+    original = "Первая строка без точки\n\n  вторая строка\nтретья. И ещё  \n"
+    norm = normalize(original)
+    assert norm.text == "первая строка без точки\nвторая строка\nтретья. и ещё"
+    chunks = sentences(norm)
+    assert [c.text for c in chunks] == ["первая строка без точки", "вторая строка", "третья.", "и ещё"]
+    assert [original[c.start:c.end] for c in chunks] == ["Первая строка без точки", "вторая строка", "третья.", "И ещё"]

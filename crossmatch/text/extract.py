@@ -56,7 +56,8 @@ def text_of(content: Content) -> tuple[str, str] | None:
     ocr = content.derived.get("ocr")
     if ocr:
         lines = [str(block.get("text", "")).strip() for block in ocr if isinstance(block, dict)]
-        joined = "\n".join(line for line in lines if line)
+        # OCR line breaks follow the image layout, not sentences: join with spaces.
+        joined = " ".join(line for line in lines if line)
         if joined:
             return joined, "ocr"
     return None

@@ -355,9 +355,11 @@ def normalize(text: str) -> NormalizedText:
     chars, srcs = _apply(chars, srcs, _UZBEK_APOSTROPHE, lambda m, i, ch: "\u02bb")
     hashtags = tuple("#" + t for t in _HASHTAG.findall("".join(chars)))
     chars, srcs = _apply(chars, srcs, _HASHTAG, lambda m, i, ch: "" if i == m.start() else ch)
-    chars, srcs = _apply(chars, srcs, _SPACES, lambda m, i, ch: " " if i == m.start() else "")
-    start = 1 if chars and chars[0] == " " else 0
-    end = len(chars) - 1 if len(chars) > start and chars[-1] == " " else len(chars)
+    # A whitespace run becomes one space, or one line break if it had one (a post's
+    # line breaks often stand in for sentence punctuation; segmentation uses them).
+    chars, srcs = _apply(chars, srcs, _SPACES, lambda m, i, ch: ("\n" if "\n" in m.group() else " ") if i == m.start() else "")
+    start = 1 if chars and chars[0] in " \n" else 0
+    end = len(chars) - 1 if len(chars) > start and chars[-1] in " \n" else len(chars)
     return NormalizedText(
         original=text,
         text="".join(chars[start:end]),

@@ -22,7 +22,7 @@ from crossmatch.text.normalize import NormalizedText
 # Past this a sentence is cut at a clause mark or a space (unpunctuated posts).
 MAX_SENTENCE_CHARS = 400
 # Sentence ends: . ! ? … and their Arabic/Urdu/CJK/Armenian/Devanagari forms, with closing quotes.
-_END = regex.compile(r"[.!?…؟۔。！？։।॥]+[\"'”’»)\]]*(?=\s|$)")
+_END = regex.compile(r"[.!?…؟۔。！？։।॥]+[\"'”’»)\]]*(?=\s|$)|\n")  # a line break ends a sentence too
 _CLAUSE = regex.compile(r"[,،;؛:—–]\s")
 # Words after which a full stop does not end a sentence (normalised: case-folded).
 _ABBREVIATIONS = frozenset(
