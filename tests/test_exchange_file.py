@@ -36,7 +36,6 @@ def _csv(path: Path, ids: range, extra: str = "") -> Path:
 def _state(ctx, bank: str) -> dict[str, tuple]:
     out = {}
     for item in ctx.banks.list_items(bank, limit=10_000):
-        _, signals = ctx.banks.get_item(bank, item.external_id) if len(out) < 5 else (None, [])
         out[item.external_id] = (item.enabled, item.labels.get("entity"))
     return out
 
@@ -46,10 +45,10 @@ def _signal_count(ctx) -> int:
 
 
 def test_crash_between_bank_and_checkpoint_replays_without_duplicates(ctx, tmp_path, monkeypatch):
-    path = _csv(tmp_path / "list.csv", range(2500))
+    path = _csv(tmp_path / "list.csv", range(250))
     ctx.banks.create_bank(BankSpec(name="b"))
     service = ExchangeService(ctx)
-    service.add("f", "file", "b", {"path": str(path)})
+    service.add("f", "file", "b", {"path": str(path), "batch": 100})
     real_save = Syncer._save
     saves = {"n": 0}
 
@@ -64,38 +63,38 @@ def test_crash_between_bank_and_checkpoint_replays_without_duplicates(ctx, tmp_p
     with pytest.raises(Crash):
         service.sync("f")
     monkeypatch.setattr(Syncer, "_save", real_save)
-    assert ctx.banks.bank_stats(ctx.banks.get_bank("b").id)["items"] == 2000
+    assert ctx.banks.bank_stats(ctx.banks.get_bank("b").id)["items"] == 200
     assert service.get("f").checkpoint["cp"]["offset"] < path.stat().st_size
 
     report = service.sync("f")
-    assert report.complete and report.added == 500 and report.unchanged == 1000 and report.removed == 0
+    assert report.complete and report.added == 50 and report.unchanged == 100 and report.removed == 0
     stats = ctx.banks.bank_stats(ctx.banks.get_bank("b").id)
-    assert stats == {"items": 2500, "signals": {"md5": 2500}}
+    assert stats == {"items": 250, "signals": {"md5": 250}}
     with ctx.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(ExchangeItem)) == 2500
-    _, signals = ctx.banks.get_item("b", "item-1234")
-    assert [s.value for s in signals] == [_md5(1234)]
+        assert session.scalar(select(func.count()).select_from(ExchangeItem)) == 250
+    _, signals = ctx.banks.get_item("b", "item-123")
+    assert [s.value for s in signals] == [_md5(123)]
 
 
 def test_stop_resume_then_source_removes_and_changes_items(ctx, tmp_path):
-    path = _csv(tmp_path / "list.csv", range(2500))
+    path = _csv(tmp_path / "list.csv", range(250))
     ctx.banks.create_bank(BankSpec(name="b"))
     service = ExchangeService(ctx)
-    service.add("f", "file", "b", {"path": str(path)})
+    service.add("f", "file", "b", {"path": str(path), "batch": 100})
     first = service.sync("f", max_deltas=1)
-    assert not first.complete and first.added == 1000
+    assert not first.complete and first.added == 100
     second = service.sync("f")
-    assert second.complete and second.added == 1500 and second.unchanged == 0
-    # The list drops items 2000.. and relabels item-0.
-    rows = path.read_text().splitlines()[: 2001]
+    assert second.complete and second.added == 150 and second.unchanged == 0
+    # The list drops items 200.. and relabels item-0.
+    rows = path.read_text().splitlines()[: 201]
     rows[1] = rows[1].replace("Example Entity 0", "Example Entity Z")
     path.write_text("\n".join(rows) + "\n")
     third = service.sync("f")
-    assert third.complete and third.removed == 500 and third.updated == 1
+    assert third.complete and third.removed == 50 and third.updated == 1
     state = _state(ctx, "b")
-    assert len(state) == 2500 and sum(enabled for enabled, _ in state.values()) == 2000
-    assert state["item-0"] == (True, "Example Entity Z") and state["item-2499"][0] is False
-    assert [s["exchange"] for s in service.item_sources("b", "item-2499")] == ["f"]
+    assert len(state) == 250 and sum(enabled for enabled, _ in state.values()) == 200
+    assert state["item-0"] == (True, "Example Entity Z") and state["item-249"][0] is False
+    assert [s["exchange"] for s in service.item_sources("b", "item-249")] == ["f"]
 
 
 def test_bad_rows_are_named_and_the_batch_goes_on(ctx, tmp_path):

@@ -26,7 +26,7 @@ def build_source(exchange: Exchange) -> Source:
     if exchange.kind == "file":
         from crossmatch.exchange.file_source import FileSource
 
-        return FileSource(exchange.name, _required(config, "path", exchange.name), config.get("format"))
+        return FileSource(exchange.name, _required(config, "path", exchange.name), config.get("format"), int(config.get("batch", 1000)))
     if exchange.kind == "stix":
         from crossmatch.exchange.stix_io import StixSource
 

@@ -198,13 +198,14 @@ class Syncer:
                 select(ExchangeItem.external_id).join(Exchange, Exchange.id == ExchangeItem.exchange_id).where(
                     Exchange.bank_name == exchange.bank_name, Exchange.id != exchange.id,
                     ExchangeItem.external_id.in_(external_ids), ExchangeItem.deleted.is_(False))))
-        disabled = 0
-        for external_id in sorted(external_ids - still):
-            try:
-                self._banks.set_item_enabled(exchange.bank_name, external_id, False)
-                disabled += 1
-            except NotFound:
-                pass  # deleted by hand meanwhile: nothing to disable
+            gone = sorted(external_ids - still)
+            # One UPDATE per chunk (BankService.set_item_enabled is one item per call); the flag is not
+            # part of the signal change log, the engine reads it per match.
+            disabled = 0
+            for start in range(0, len(gone), 900):
+                disabled += session.execute(update(BankItem).where(
+                    BankItem.bank_id == bank_id, BankItem.external_id.in_(gone[start : start + 900]),
+                    BankItem.enabled.is_(True)).values(enabled=False)).rowcount or 0
         return disabled
 
     def _save(self, exchange_id: int, state: dict, run: int | None = None, mapping: tuple[int, dict] | None = None) -> None:
