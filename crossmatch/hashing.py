@@ -68,9 +68,10 @@ def hash_content(registry: SignalRegistry, content: Content, deep: bool = False)
 _worker_registry: SignalRegistry | None = None
 
 
-def _init_worker(settings_json: str) -> None:
+def _init_worker(settings_json: str, type_names: list[str]) -> None:
     global _worker_registry  # per-process state of a pool worker, never of the parent
-    _worker_registry = SignalRegistry.from_entry_points(Settings.model_validate_json(settings_json))
+    settings = Settings.model_validate_json(settings_json)
+    _worker_registry = SignalRegistry.from_entry_points(settings, only=type_names)
 
 
 def _hash_in_worker(content: Content) -> Hashed:
@@ -98,7 +99,7 @@ class BatchHasher:
                 yield entry, None if isinstance(entry, ItemError) else hash_content(self._registry, entry)
             return
         with ProcessPoolExecutor(
-            self._workers, initializer=_init_worker, initargs=(self._settings.model_dump_json(),)
+            self._workers, initializer=_init_worker, initargs=(self._settings.model_dump_json(), self._registry.names())
         ) as pool:
             pending: deque[tuple[Content | ItemError, Future | None]] = deque()
 

@@ -101,3 +101,31 @@ def test_hostile_images_get_clear_errors(pdq, data, message):
     with pytest.raises(ContentError, match=message) as info:
         pdq.hash(Content("upload-42.jpg", "image", data=data))
     assert "upload-42.jpg" in str(info.value)
+
+
+def test_low_quality_bank_hashes_never_match(ctx):
+    from crossmatch.banks.schemas import BankSpec
+    from crossmatch.banks.service import ItemUpsert
+    from crossmatch.signals.base import Signal
+
+    ctx.banks.create_bank(BankSpec(name="b"))
+    ctx.banks.upsert_items("b", [ItemUpsert("flat", [Signal("pdq", "0" * 64, 0)]), ItemUpsert("good", [Signal("pdq", "f" * 64, 100)])])
+    assert ctx.engine.lookup([Signal("pdq", "0" * 64)]) == []  # a hash-list query has no quality
+    assert [m.bank_item for m in ctx.engine.lookup([Signal("pdq", "f" * 64)])] == ["good"]
+
+
+def test_transparent_images_hash_like_python_threatexchange(tmp_path):
+    from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
+
+    rgba = make_poster(9).convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize(rgba.size))
+    data = to_bytes(rgba, "PNG")
+    ours = PdqType(Settings().image).hash(Content("t.png", "image", data=data))[0].value
+    assert hamming(ours, pdq_from_bytes(data)[0]) <= 2
+
+
+def test_large_jpegs_decode_at_reduced_size():
+    from crossmatch.media.image import open_image
+
+    img = open_image(to_bytes(make_poster(4, (1155, 866))), "big.jpg", Settings().image, max_side=512)
+    assert max(img.size) < 1155  # libjpeg scaled the decode; not the full frame

@@ -39,8 +39,10 @@ def open_image(data: bytes, item: str, settings: ImageSettings, max_side: int | 
                     f"{settings.max_pixels}-pixel limit (possible decompression bomb); raise "
                     "image.max_pixels only for trusted input"
                 )
-            if max_side and img.format == "JPEG":
-                img.draft("RGB", (max_side, max_side))
+            if max_side and img.format == "JPEG" and max(width, height) > max_side:
+                # draft() keeps both sides >= the request, so ask for the aspect-correct target.
+                scale = max_side / max(width, height)
+                img.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
             img.load()
             img = ImageOps.exif_transpose(img)
             if img.mode != "RGB":
@@ -57,12 +59,8 @@ def open_image(data: bytes, item: str, settings: ImageSettings, max_side: int | 
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
-    # Flatten transparency onto white, the way most platforms display it.
-    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
+    # Drop alpha rather than flatten it: python-threatexchange and HMA hash the colour
+    # channels as stored, and a shared hash must match theirs for transparent images.
     return img.convert("RGB")
 
 

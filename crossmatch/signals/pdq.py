@@ -125,9 +125,17 @@ class PdqType:
         return PdqIndex()
 
     def match(self, queries: Sequence[Signal], index: SignalIndex, threshold: float, lookup) -> list[Candidate]:
-        # Low-quality hashes (flat or tiny images) collide with everything: report, don't match.
-        usable = [q for q in queries if q.quality is None or q.quality >= self.min_quality]
-        return match_each(self, usable, index, threshold)
+        # Low-quality hashes (flat or tiny images) collide with everything: report them, never
+        # match on them, whether they come with the query or were stored in a bank.
+        usable = [q for q in queries if self._usable(q)]
+        candidates = match_each(self, usable, index, threshold)
+        if not candidates:
+            return candidates
+        bank = lookup([sid for c in candidates for sid in c.signal_ids])
+        return [c for c in candidates if c.signal_ids[0] in bank and self._usable(bank[c.signal_ids[0]][1])]
+
+    def _usable(self, signal: Signal) -> bool:
+        return signal.quality is None or signal.quality >= self.min_quality
 
 
 def create(settings: Settings) -> PdqType:
