@@ -55,7 +55,7 @@ class VideoSettings(BaseModel):
 class OcrSettings(BaseModel):
     enabled: bool = True
     langs: str = "rus+ara+kaz+uzb+tgk+eng"
-    min_confidence: float = 40.0
+    min_confidence: float = 60.0  # mean word confidence of a block; texture read as letters scores 40-65
     video_every_s: float = 2.0
     max_video_frames: int = 60
     max_side: int = 2000
