@@ -112,7 +112,8 @@ class PdqIndex:
     """Exact Hamming range search over 256-bit PDQ hashes, keyed by signal id.
 
     Implements :class:`crossmatch.signals.base.SignalIndex`; returns exactly the
-    brute-force result set at any threshold.
+    brute-force result set at any threshold.  Lookups may run concurrently;
+    changes (add, remove, load) must not overlap with anything else.
     """
 
     def __init__(self, *, threads: int | None = None) -> None:
@@ -202,13 +203,13 @@ class PdqIndex:
             hashes = hamming.hex_to_bytes([signal.value])
         except ValueError as exc:
             raise InvalidSignal(str(exc)) from None
-        return [IndexHit(i, distance=float(d)) for i, d in self.query_many(hashes, int(np.floor(threshold)))[0]]
+        return [IndexHit(i, distance=float(d)) for i, d in self.query_many(hashes, threshold)[0]]
 
-    def query_many(self, hashes: np.ndarray, threshold: int) -> list[list[tuple[int, int]]]:
+    def query_many(self, hashes: np.ndarray, threshold: float) -> list[list[tuple[int, int]]]:
         """Per query row of (n, 32) uint8 hashes: [(signal id, distance)] sorted by distance then id."""
         query_words = hamming.to_words(hamming.as_hash_rows(hashes))
         out: list[list[tuple[int, int]]] = [[] for _ in range(len(query_words))]
-        threshold = int(threshold)
+        threshold = int(np.floor(threshold))  # distances are whole bits
         if threshold < 0 or len(query_words) == 0 or len(self) == 0:
             return out
         qi, ids, d = self._base.search(query_words, threshold, self.threads)
