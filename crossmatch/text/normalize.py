@@ -132,19 +132,20 @@ _RTL_SCRIPTS = frozenset({"ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO"})
 _GRAPHEME = regex.compile(r"\X", regex.DOTALL)
 
 
-Unit = tuple[int, int, bool]  # (start, end, is a removed feature) in the original text
+Gap = tuple[int, int, str]  # a span of the original replaced as a whole: URL/emoji -> " ", spacing -> ""
+Unit = tuple[int, int, str | None]  # (start, end, replacement if it is a gap) in the original text
 
 
-def _units(text: str, removed: list[tuple[int, int]]) -> Iterator[Unit]:
-    """Grapheme clusters of ``text`` in storage order, with each URL/emoji span as one unit."""
+def _units(text: str, gaps: list[Gap]) -> Iterator[Unit]:
+    """Grapheme clusters of ``text`` in storage order, with each gap as one unit."""
     pos = 0
-    for start, end in removed:
+    for start, end, replacement in gaps:
         for m in _GRAPHEME.finditer(text, pos, start):
-            yield m.start(), m.end(), False
-        yield start, end, True
+            yield m.start(), m.end(), None
+        yield start, end, replacement
         pos = end
     for m in _GRAPHEME.finditer(text, pos):
-        yield m.start(), m.end(), False
+        yield m.start(), m.end(), None
 
 
 def _reading_order(text: str, units: Iterable[Unit]) -> list[Unit]:
@@ -218,21 +219,21 @@ def _fold_span(text: str, start: int, end: int, chars: list[str], srcs: list[int
             srcs.extend([m.start()] * len(folded))
 
 
-def _fold_unicode(text: str, removed: list[tuple[int, int]]) -> tuple[list[str], list[int]]:
-    """NFKC + case folding per grapheme cluster in reading order; features become one space."""
+def _fold_unicode(text: str, gaps: list[Gap]) -> tuple[list[str], list[int]]:
+    """NFKC + case folding per grapheme cluster in reading order; gaps become their replacement."""
     chars: list[str] = []
     srcs: list[int] = []
     if _RLO not in text and _LRO not in text:
         pos = 0
-        for start, end in removed:
+        for start, end, replacement in gaps:
             _fold_span(text, pos, start, chars, srcs)
-            chars.append(" ")
-            srcs.append(start)
+            chars.extend(replacement)
+            srcs.extend([start] * len(replacement))
             pos = end
         _fold_span(text, pos, len(text), chars, srcs)
         return chars, srcs
-    for start, end, feature in _reading_order(text, _units(text, removed)):
-        folded = " " if feature else _fold_cluster(text[start:end])
+    for start, end, replacement in _reading_order(text, _units(text, gaps)):
+        folded = replacement if replacement is not None else _fold_cluster(text[start:end])
         chars.extend(folded)
         srcs.extend([start] * len(folded))
     return chars, srcs
@@ -287,41 +288,41 @@ def _word_scripts(word: str) -> Counter[str]:
 MIN_SPACED_LETTERS = 4  # "я и ты" (two one-letter words) is ordinary text; four in a row is not
 
 
-# A letter not glued to a letter before it, then "separator, character" at least three times.
-_SPACED_START = regex.compile(r"(?<!\p{L})\p{L}([ \p{P}\p{S}])(?:.\1){3}", regex.DOTALL)
+# A character not glued to a letter before it, then "separator, character" at least three times.
+_SPACED_START = regex.compile(r"(?<!\p{L})\S([ \p{P}\p{S}])(?:.\1){3}", regex.DOTALL)
 
 
-def _rejoin_spaced(chars: list[str], srcs: list[int]) -> tuple[list[str], list[int]]:
-    """Undo letter spacing: a run "x s x s x ..." with one repeated separator s.
+def _spacing_separators(text: str) -> list[int]:
+    """Where letter spacing was inserted: runs "x s x s x ..." with one repeated separator s.
 
     Covers "в н и м а н и е", "п.р.и.в.е.т" and text with a space or mark after
-    *every* character (where a real word gap shows up as a doubled gap, so
+    *every* character (a real word gap then shows up doubled, so
     "h e l l o   w o r l d" becomes "hello world").  A run starts and ends on a
-    character that is not glued to a neighbouring letter, and needs at least
-    MIN_SPACED_LETTERS letters.
+    character not glued to a neighbouring letter and needs MIN_SPACED_LETTERS
+    letters.  Runs on the raw text, so an invisible character or a mark in an
+    x position (Persian ZWNJ, a decomposed hamza) keeps the rhythm.
     """
-    n = len(chars)
-    drop = [False] * n
+    n = len(text)
+    drop: list[int] = []
     done = 0
     # The regex finds where such runs can start; the loop below decides exactly.
-    for candidate in _SPACED_START.finditer("".join(chars), overlapped=True):
+    for candidate in _SPACED_START.finditer(text, overlapped=True):
         i = candidate.start()
         if i < done:
             continue
-        sep = chars[i + 1]
+        sep = text[i + 1]
+        if text[i] == sep:
+            continue
         last = i
-        while last + 2 < n and chars[last + 1] == sep and not (chars[last + 2].isalpha() and last + 3 < n and chars[last + 3].isalpha()):
+        while last + 2 < n and text[last + 1] == sep and not (text[last + 2].isalpha() and last + 3 < n and text[last + 3].isalpha()):
             last += 2
-        if last + 1 < n and chars[last + 1].isalpha():  # the run's last character starts a word: leave it out
+        if last + 1 < n and text[last + 1].isalpha():  # the run's last character starts a word: leave it out
             last -= 2
-        letters = sum(ch.isalpha() for ch in chars[i : last + 1 : 2])
+        letters = sum(ch.isalpha() for ch in text[i : last + 1 : 2])
         if last > i and letters >= MIN_SPACED_LETTERS:
-            for k in range(i + 1, last, 2):
-                drop[k] = True
+            drop.extend(range(i + 1, last, 2))
             done = last + 1
-    if not any(drop):
-        return chars, srcs
-    return [c for c, d in zip(chars, drop) if not d], [s for s, d in zip(srcs, drop) if not d]
+    return drop
 
 
 def _apply(chars: list[str], srcs: list[int], pattern: regex.Pattern, keep) -> tuple[list[str], list[int]]:
@@ -348,9 +349,11 @@ def normalize(text: str) -> NormalizedText:
     """Normalise ``text`` for matching; see the module docstring."""
     if not isinstance(text, str):
         raise TypeError(f"normalize() needs str, got {type(text).__name__}")
-    removed, urls, emojis = _features(text)
-    chars, srcs = _fold_unicode(text, removed)
-    chars, srcs = _rejoin_spaced(chars, srcs)
+    features, urls, emojis = _features(text)
+    gaps = [(start, end, " ") for start, end in features]
+    inside = {k for start, end in features for k in range(start, end)}
+    gaps += [(k, k + 1, "") for k in _spacing_separators(text) if k not in inside]
+    chars, srcs = _fold_unicode(text, sorted(gaps))
     _fold_lookalikes(chars)
     chars, srcs = _apply(chars, srcs, _UZBEK_APOSTROPHE, lambda m, i, ch: "\u02bb")
     hashtags = tuple("#" + t for t in _HASHTAG.findall("".join(chars)))
