@@ -201,3 +201,40 @@ def test_purge_expired_media_and_preferences(rctx: Context, review: ReviewServic
     assert review.reveal_by_default("alice") is False
     review.set_reveal_by_default("alice", True)
     assert review.reveal_by_default("alice") is True and review.reveal_by_default("bob") is False
+
+
+def _video(seconds: int = 4, fps: int = 5) -> bytes:
+    av = pytest.importorskip("av", reason="video previews need the video extra (av)")
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.height, stream.width, stream.pix_fmt = 120, 160, "yuv420p"
+        for i in range(seconds * fps):
+            frame = np.asarray(samples.make_poster(2000 + i // fps, size=(160, 120)))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def test_video_case_keeps_a_contact_sheet(tmp_path: Path) -> None:
+    from PIL import Image
+
+    data = _video()
+    settings = Settings.load(home=tmp_path / "v", workers=1, keep_media=True, deep_scan=False)
+    with open_context(settings) as ctx:
+        service = ReviewService(ctx.sessions, ctx.banks, None, None, settings)
+        ctx.banks.create_bank(BankSpec(name="clips"))
+        signals = ctx.engine.hash(Content("clip", "video", data=data)).signals
+        ctx.banks.upsert_items("clips", [ItemUpsert("clip-0", list(signals), {}, "video")])
+        content = Content("reupload.mp4", "video", data=data)
+        case_id = service.open_case(ctx.engine.scan(content, deep=False), content, None, None)
+        path = service.media_file(case_id)
+        assert path is not None, service.get_case(case_id).warnings
+        with Image.open(path) as sheet:
+            assert sheet.width >= 2 * 240  # several frames side by side

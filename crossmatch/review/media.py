@@ -7,11 +7,14 @@ never receives clear pixels unless the reviewer asks to reveal them.
 from __future__ import annotations
 
 import io
+import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from crossmatch.errors import InvalidInput
+from crossmatch.settings import Settings
+from crossmatch.signals.base import Content, ContentError
 
 PREVIEW_SIDE = 480  # downscaled: enough to judge, small enough to keep
 
@@ -34,6 +37,36 @@ def make_preview(data: bytes, item: str, max_pixels: int, side: int = PREVIEW_SI
             return out.getvalue()
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidInput(f"{item}: cannot make a preview ({exc}); the case is kept without media") from None
+
+
+def make_video_preview(content: Content, settings: Settings, duration: float | None, frames: int = 6) -> bytes:
+    """A contact sheet of ``frames`` evenly spaced frames (decoded in the limited child process)."""
+    from crossmatch.media.video import sample_frames, video_file  # video extra; only when a video case keeps media
+
+    every = max(1.0, (duration or 12.0) / frames)
+    try:
+        with tempfile.TemporaryDirectory(prefix="crossmatch-preview-") as tmp, \
+                video_file(content, settings.video.max_bytes) as path:
+            found = sample_frames(path, content.item, settings.video, every, frames, Path(tmp))
+            thumbs = []
+            for t, frame in found:
+                with Image.open(frame) as img:
+                    img = img.convert("RGB")
+                    img.thumbnail((240, 180))
+                    ImageDraw.Draw(img).text((4, 4), f"{t:.1f}s", fill=(255, 255, 0))
+                    thumbs.append(img)
+    except (ContentError, OSError) as exc:
+        raise InvalidInput(f"{content.item}: cannot make a video preview ({exc}); the case is kept without media") from None
+    if not thumbs:
+        raise InvalidInput(f"{content.item}: no frames decoded for a preview; the case is kept without media")
+    cols = min(3, len(thumbs))
+    rows = (len(thumbs) + cols - 1) // cols
+    sheet = Image.new("RGB", (cols * 244, rows * 184), (0, 0, 0))
+    for i, thumb in enumerate(thumbs):
+        sheet.paste(thumb, ((i % cols) * 244 + 2, (i // cols) * 184 + 2))
+    out = io.BytesIO()
+    sheet.save(out, "JPEG", quality=80)
+    return out.getvalue()
 
 
 def blurred(path: Path) -> bytes:

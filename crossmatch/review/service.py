@@ -19,7 +19,7 @@ from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.engine import ScanResult
 from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.review import evidence as ev
-from crossmatch.review.media import make_preview, media_dir
+from crossmatch.review.media import make_preview, make_video_preview, media_dir
 from crossmatch.review.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseMatch, Decision, ReviewerPreference
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, Signal
@@ -71,9 +71,12 @@ class ReviewService:
             for m in block
         ]
         top = max(rows, key=lambda r: r.strength)
-        preview = None
-        if self._settings.keep_media and content is not None and content.kind == "image" and content.data:
-            preview = make_preview(content.data, result.item, self._settings.image.max_pixels, self._settings.review.preview_side)
+        preview, warnings = None, list(result.warnings)
+        if self._settings.keep_media and content is not None:
+            try:
+                preview = self._preview(content, result)
+            except InvalidInput as exc:
+                warnings.append(str(exc))  # the case matters more than its picture
         with self._sessions.begin() as session:
             case = Case(
                 status="open", item=result.item[:2000], kind=result.kind, submission_id=submission_id, source=source,
@@ -82,7 +85,7 @@ class ReviewService:
                 bank_labels=ev.label_summary({**bank_labels.get(top.bank, {}), **top.item_labels}),
                 language=ev.language_of(block, result.signals),
                 signals=[s.to_json() for s in result.signals[:MAX_SIGNALS]],
-                warnings=list(result.warnings), matches=rows,
+                warnings=warnings, matches=rows,
             )
             session.add(case)
             session.flush()
@@ -93,6 +96,14 @@ class ReviewService:
                 case.media_path = str(path)
                 case.media_expires_at = utcnow() + timedelta(days=self._settings.media_retention_days)
             return case.id
+
+    def _preview(self, content: Content, result: ScanResult) -> bytes | None:
+        if content.kind == "image" and content.data:
+            return make_preview(content.data, result.item, self._settings.image.max_pixels, self._settings.review.preview_side)
+        if content.kind == "video" and (content.data or content.path):
+            durations = [float(s.meta["duration"]) for s in result.signals if isinstance((s.meta or {}).get("duration"), (int, float))]
+            return make_video_preview(content, self._settings, max(durations) if durations else None)
+        return None
 
     # -- reading ------------------------------------------------------------
     def list_cases(
