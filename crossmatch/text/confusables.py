@@ -11,6 +11,7 @@ with a Cyrillic "а" becomes all-Latin; nothing is folded to Latin wholesale.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter
 from functools import lru_cache
 from importlib import resources
@@ -106,14 +107,18 @@ def lookalike(ch: str, script: str) -> str | None:
 
     def pick(candidates: list[str]) -> str | None:
         best = None
-        for cand in candidates:
+        for cand in sorted(candidates, key=lambda c: not c.isascii()):  # plain ASCII first
             if script_of(cand) == script and not letter_variant(cand):
                 if cand == cand.casefold():
                     return cand
                 best = best or cand.casefold()
         return best
 
-    first = table.get(ch, [])
+    first = table.get(ch)
+    if first is None:
+        # Accented forms ("ά", "ќ") are not listed: use their base letter's look-alikes.
+        base = unicodedata.normalize("NFD", ch)[0]
+        return lookalike(base, script) if base != ch else None
     found = pick(first)
     if found is None:
         for mid in first:
