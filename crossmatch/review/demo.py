@@ -112,3 +112,34 @@ def _keep_bank_previews(ctx: Any, settings: Any, images: list) -> None:
         path.write_bytes(make_preview(samples.to_bytes(img), item.external_id, settings.image.max_pixels))
         with ctx.sessions.begin() as session:
             session.execute(update(BankItem).where(BankItem.id == item.id).values(media_path=str(path), media_expires_at=expires))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m crossmatch.review.demo [--home DIR] [--port 8000]``: seed, print the sign-in, serve."""
+    import argparse
+
+    import uvicorn
+
+    from crossmatch.api.app import create_app
+    from crossmatch.settings import Settings
+
+    parser = argparse.ArgumentParser(description="Serve crossmatch with a sample review queue (synthetic, benign content).")
+    parser.add_argument("--home", default=None, help="data directory (default: $CROSSMATCH_HOME or ~/.crossmatch)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--password", default=None, help="the reviewer's password (default: generated and printed)")
+    args = parser.parse_args(argv)
+    settings = Settings.load(home=args.home, deep_scan=False)
+    app = create_app(settings)
+    demo = seed_demo(app.state, password=args.password)
+    print(f"crossmatch review UI: http://{args.host}:{args.port}/signin")
+    if demo.password:
+        print(f"  reviewer: {demo.username}  password: {demo.password}")
+    else:
+        print(f"  reviewer: {demo.username} (already existed; password unchanged)")
+    print(f"  {len(demo.case_ids)} cases waiting in the queue; banks: {', '.join(demo.banks)}")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
