@@ -18,8 +18,14 @@ router = APIRouter(prefix="/api/v1", tags=["match"], responses=ERROR_RESPONSES)
 @router.post("/hash", response_model=HashOut, openapi_extra=CONTENT_BODY, summary="Signals for an upload or a text")
 async def hash_content(request: Request, _: Principal = Depends(require_role(*HASH))) -> HashOut:
     given = await read_content(request)
-    engine = request.app.state.ctx.engine
-    hashed = await run_in_threadpool(engine.hash, given.content)  # hashing needs no index: no lock
+    state = request.app.state
+
+    def run():
+        # Embedding backends are not known to be thread-safe: one engine call at a time per process.
+        with state.engine_lock:
+            return state.ctx.engine.hash(given.content)
+
+    hashed = await run_in_threadpool(run)
     return HashOut(item=hashed.item, kind=hashed.kind, signals=[s.to_json() for s in hashed.signals],
                    warnings=hashed.warnings, error=hashed.error)
 
