@@ -108,6 +108,7 @@ class Syncer:
             latest.pop(upd.key, None)
             latest[upd.key] = upd  # the last word on a key in one delta wins
         live: dict[str, tuple[Update, ItemUpsert]] = {}
+        item_ids: set[str] = set()
         gone: list[str] = []
         for key, upd in latest.items():
             if upd.deleted:
@@ -116,9 +117,10 @@ class Syncer:
             item = self._to_upsert(exchange, upd, report)
             if item is None:
                 continue
-            if item.external_id in {i.external_id for _, i in live.values()}:
+            if item.external_id in item_ids:
                 report.errors.append(ItemError(key, f"item id {item.external_id!r} given twice in one batch; kept the first"))
                 continue
+            item_ids.add(item.external_id)
             live[key] = (upd, item)
         items = [item for _, item in live.values()]
         # Items the source shares as disabled: upsert re-enables them, so remember how they were.
