@@ -18,12 +18,12 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
 
 import emoji as emoji_data
 import regex
 
 from crossmatch.text.confusables import NEUTRAL, VARIANT_LETTERS, letter_scripts, lookalike, script_of
+from crossmatch.text.layout import GRAPHEME, LRO, RLO, Gap, reading_order, spacing_separators, units
 
 
 @dataclass(frozen=True)
@@ -125,70 +125,6 @@ def _features(text: str) -> tuple[list[tuple[int, int]], tuple[str, ...], tuple[
     return kept, tuple(urls), tuple(emojis)
 
 
-_RLO, _LRO, _PDF = "\u202e", "\u202d", "\u202c"
-_EMBEDDINGS = frozenset("\u202a\u202b")  # LRE, RLE: also closed by PDF
-_ISOLATES, _PDI = frozenset("\u2066\u2067\u2068"), "\u2069"
-_RTL_SCRIPTS = frozenset({"ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO"})
-_GRAPHEME = regex.compile(r"\X", regex.DOTALL)
-
-
-Gap = tuple[int, int, str]  # a span of the original replaced as a whole: URL/emoji -> " ", spacing -> ""
-Unit = tuple[int, int, str | None]  # (start, end, replacement if it is a gap) in the original text
-
-
-def _units(text: str, gaps: list[Gap]) -> Iterator[Unit]:
-    """Grapheme clusters of ``text`` in storage order, with each gap as one unit."""
-    pos = 0
-    for start, end, replacement in gaps:
-        for m in _GRAPHEME.finditer(text, pos, start):
-            yield m.start(), m.end(), None
-        yield start, end, replacement
-        pos = end
-    for m in _GRAPHEME.finditer(text, pos):
-        yield m.start(), m.end(), None
-
-
-def _reading_order(text: str, units: Iterable[Unit]) -> list[Unit]:
-    """``units`` in the order a reader sees them under bidi overrides.
-
-    Stored-reversed text wrapped in a right-to-left override (RLO ... PDF)
-    displays as normal text; so does reversed Arabic inside a left-to-right
-    override.  Runs forced against their script's own direction are put back
-    in reading order, cluster by cluster so marks stay on their letters.
-    Nested embeddings are simplified to the innermost override.
-    """
-    units = list(units)
-    forced: list[str | None] = []
-    stack: list[str | None] = []
-    for start, _, _ in units:
-        ch = text[start]
-        if ch in (_RLO, _LRO) or ch in _EMBEDDINGS or ch in _ISOLATES:
-            stack.append({_RLO: "R", _LRO: "L"}.get(ch))
-        elif ch == _PDF or ch == _PDI:
-            if stack:
-                stack.pop()
-        elif ch in "\n\r\u2029":
-            stack.clear()  # overrides end with the paragraph
-        forced.append(next((d for d in reversed(stack) if d), None))
-    ordered: list[Unit] = []
-    i = 0
-    while i < len(units):
-        j = i
-        while j < len(units) and forced[j] == forced[i]:
-            j += 1
-        run = units[i:j]
-        counts = letter_scripts(text[run[0][0] : run[-1][1]])
-        letters = sum(counts.values())
-        rtl_letters = sum(n for script, n in counts.items() if script in _RTL_SCRIPTS)
-        # Under an override digits and punctuation turn direction too, so a forced-RTL
-        # run without RTL letters (e.g. "6102") is reversed as well.
-        if (forced[i] == "R" and rtl_letters * 2 <= letters) or (forced[i] == "L" and rtl_letters * 2 > letters):
-            run.reverse()
-        ordered.extend(run)
-        i = j
-    return ordered
-
-
 # Characters that need cluster-by-cluster folding: marks, invisibles, tatweel,
 # conjoining jamo and fillers.  Tokens without them fold character for character.
 _NEEDS_CLUSTERS = regex.compile(r"[\p{M}\p{Cf}\p{Cs}\u0640\u1100-\u11FF\u115F\u1160\u17B4\u17B5\u180B-\u180E\u3164\uFE00-\uFE0F\uFFA0]")
@@ -213,7 +149,7 @@ def _fold_span(text: str, start: int, end: int, chars: list[str], srcs: list[int
             chars.extend(folded)
             srcs.extend(range(tok.start(), tok.end()))
             continue
-        for m in _GRAPHEME.finditer(text, tok.start(), tok.end()):
+        for m in GRAPHEME.finditer(text, tok.start(), tok.end()):
             folded = _fold_cluster(m.group())
             chars.extend(folded)
             srcs.extend([m.start()] * len(folded))
@@ -223,7 +159,7 @@ def _fold_unicode(text: str, gaps: list[Gap]) -> tuple[list[str], list[int]]:
     """NFKC + case folding per grapheme cluster in reading order; gaps become their replacement."""
     chars: list[str] = []
     srcs: list[int] = []
-    if _RLO not in text and _LRO not in text:
+    if RLO not in text and LRO not in text:
         pos = 0
         for start, end, replacement in gaps:
             _fold_span(text, pos, start, chars, srcs)
@@ -232,7 +168,7 @@ def _fold_unicode(text: str, gaps: list[Gap]) -> tuple[list[str], list[int]]:
             pos = end
         _fold_span(text, pos, len(text), chars, srcs)
         return chars, srcs
-    for start, end, replacement in _reading_order(text, _units(text, gaps)):
+    for start, end, replacement in reading_order(text, units(text, gaps)):
         folded = replacement if replacement is not None else _fold_cluster(text[start:end])
         chars.extend(folded)
         srcs.extend([start] * len(folded))
@@ -285,46 +221,6 @@ def _word_scripts(word: str) -> Counter[str]:
     return letter_scripts(word)
 
 
-MIN_SPACED_LETTERS = 4  # "я и ты" (two one-letter words) is ordinary text; four in a row is not
-
-
-# A character not glued to a letter before it, then "separator, character" at least three times.
-_SPACED_START = regex.compile(r"(?<!\p{L})\S([ \p{P}\p{S}])(?:.\1){3}", regex.DOTALL)
-
-
-def _spacing_separators(text: str) -> list[int]:
-    """Where letter spacing was inserted: runs "x s x s x ..." with one repeated separator s.
-
-    Covers "в н и м а н и е", "п.р.и.в.е.т" and text with a space or mark after
-    *every* character (a real word gap then shows up doubled, so
-    "h e l l o   w o r l d" becomes "hello world").  A run starts and ends on a
-    character not glued to a neighbouring letter and needs MIN_SPACED_LETTERS
-    letters.  Runs on the raw text, so an invisible character or a mark in an
-    x position (Persian ZWNJ, a decomposed hamza) keeps the rhythm.
-    """
-    n = len(text)
-    drop: list[int] = []
-    done = 0
-    # The regex finds where such runs can start; the loop below decides exactly.
-    for candidate in _SPACED_START.finditer(text, overlapped=True):
-        i = candidate.start()
-        if i < done:
-            continue
-        sep = text[i + 1]
-        if text[i] == sep:
-            continue
-        last = i
-        while last + 2 < n and text[last + 1] == sep and not (text[last + 2].isalpha() and last + 3 < n and text[last + 3].isalpha()):
-            last += 2
-        if last + 1 < n and text[last + 1].isalpha():  # the run's last character starts a word: leave it out
-            last -= 2
-        letters = sum(ch.isalpha() for ch in text[i : last + 1 : 2])
-        if last > i and letters >= MIN_SPACED_LETTERS:
-            drop.extend(range(i + 1, last, 2))
-            done = last + 1
-    return drop
-
-
 def _apply(chars: list[str], srcs: list[int], pattern: regex.Pattern, keep) -> tuple[list[str], list[int]]:
     """Rewrite matches of ``pattern``; ``keep(match, i)`` returns the replacement for char i ('' drops it)."""
     text = "".join(chars)
@@ -352,7 +248,7 @@ def normalize(text: str) -> NormalizedText:
     features, urls, emojis = _features(text)
     gaps = [(start, end, " ") for start, end in features]
     inside = {k for start, end in features for k in range(start, end)}
-    gaps += [(k, k + 1, "") for k in _spacing_separators(text) if k not in inside]
+    gaps += [(k, k + 1, "") for k in spacing_separators(text) if k not in inside]
     chars, srcs = _fold_unicode(text, sorted(gaps))
     _fold_lookalikes(chars)
     chars, srcs = _apply(chars, srcs, _UZBEK_APOSTROPHE, lambda m, i, ch: "\u02bb")
