@@ -116,6 +116,8 @@ class SubmissionService:
     def process_next(self) -> bool:
         """Scan one queued submission; False when there is none."""
         self.purge_expired()
+        if self.review is not None:
+            self.review.purge_expired_media()  # case previews follow the same retention
         now = time.time()
         with self._sessions() as session:
             candidates = list(session.scalars(
