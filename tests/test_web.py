@@ -189,3 +189,20 @@ def test_bank_curation_roles_and_dead_letter_retry(app, client: TestClient) -> N
         assert "connection refused" in page.text
         admin.post(f"/dead-letters/{action_id}/retry", data={"csrf": csrf_of(page.text)})
     assert actions.get_action(action_id)["status"] == "pending"
+
+
+def test_submission_through_the_api_opens_a_case(app, client: TestClient) -> None:
+    from crossmatch import samples
+
+    token, _ = app.state.tokens.create("matcher", name="platform")
+    upload = samples.to_bytes(samples.EDITS["resized"](samples.make_poster(1001)))
+    sent = client.post("/api/v1/submissions", files={"file": ("new-upload.jpg", upload, "image/jpeg")},
+                       headers={"Authorization": f"Bearer {token}"})
+    assert sent.status_code == 202, sent.text
+    submission_id = sent.json()["id"]
+    before = set(app.state.demo.case_ids)
+    assert app.state.submissions.process_next()  # the server's worker loop does this in the background
+    [case] = [c for c in app.state.review.list_cases(limit=500) if c.id not in before]
+    assert case.submission_id == str(submission_id) and case.bank == POSTER_BANK
+    sign_in(client)
+    assert str(submission_id) in client.get(f"/cases/{case.id}").text
