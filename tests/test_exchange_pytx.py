@@ -118,3 +118,25 @@ def test_tcap_keeps_labels_and_survives_500_timeout_and_broken_page(ctx, server,
     assert report.complete and report.removed == 1 and report.added == 1 and report.unchanged == 0
     items = _items(ctx, "tcap")
     assert items[f"pdq:{_pdq(11)}"][0] is False and len(items) == 9
+
+
+def test_library_checkpoints_survive_the_json_column():
+    """Checkpoints are stored as JSON and restored with the library's own serialiser (nested dataclasses too)."""
+    import json
+
+    from threatexchange.exchanges.impl.fb_threatexchange_api import FBThreatExchangeCheckpoint, FBThreatExchangeSignalExchangeAPI
+    from threatexchange.exchanges.impl.ncmec_api import NCMECCheckpoint, NCMECSignalExchangeAPI, _NCMECPagingInfo
+    from threatexchange.utils import dataclass_json
+
+    from crossmatch.exchange.pytx import PytxSource
+
+    cases = [
+        (NCMECSignalExchangeAPI, NCMECCheckpoint(get_entries_max_ts=1700000000, paging_info=_NCMECPagingInfo("next?page=2", 1700000001))),
+        (FBThreatExchangeSignalExchangeAPI, FBThreatExchangeCheckpoint(update_time=1234)),
+    ]
+    for api_cls, checkpoint in cases:
+        source = PytxSource("x", api_cls, None, {})
+        stored = json.loads(json.dumps(dataclass_json.dataclass_dump_dict(checkpoint)))
+        assert source._restore(stored) == checkpoint
+        assert source.snapshot(stored) is False  # fresh checkpoints are tailed, not re-read
+        assert source.snapshot(None) is True

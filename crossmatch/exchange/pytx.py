@@ -16,6 +16,8 @@ import enum
 import os
 from typing import Any, Iterator
 
+from threatexchange.utils import dataclass_json
+
 from crossmatch.errors import InvalidInput
 from crossmatch.exchange.base import Checkpoint, Delta, SourceError, Update
 from crossmatch.items import ItemError
@@ -111,7 +113,7 @@ class PytxSource:
                     continue
                 updates.append(Update(skey, signals, labels_of(value)))
             cp = delta.checkpoint
-            yield Delta(updates, None if cp is None else _jsonable(dataclasses.asdict(cp)), errors)
+            yield Delta(updates, None if cp is None else dataclass_json.dataclass_dump_dict(cp), errors)
 
     # -- helpers -------------------------------------------------------------
     def _api(self) -> Any:
@@ -148,9 +150,8 @@ class PytxSource:
         return self.api_cls.for_collab(self.collab, creds) if creds is not None else self.api_cls.for_collab(self.collab)
 
     def _restore(self, checkpoint: Checkpoint) -> Any:
-        cp_cls = self.api_cls.get_checkpoint_cls()
-        names = {f.name for f in dataclasses.fields(cp_cls)}
-        return cp_cls(**{k: v for k, v in checkpoint.items() if k in names})
+        # The library's own (de)serialiser, as HMA stores checkpoints: nested dataclasses (NCMEC paging) survive.
+        return dataclass_json.dataclass_load_dict(checkpoint, self.api_cls.get_checkpoint_cls())
 
     def _signals(self, types: list[type], key: Any, value: Any) -> list[tuple[str, str]]:
         converted = self.api_cls.naive_convert_to_signal_type(types, self.collab, {key: value})
