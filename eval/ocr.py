@@ -105,7 +105,8 @@ def xling_recall(settings: Settings, arabic: list[str], picks: list[int], ocr_te
     except Exception as exc:  # noqa: BLE001 - report why the cross-language part was skipped
         return {"skipped": f"text_xling unavailable: {exc}"}
     index, table = xling.brute_force_index(), {}
-    for i in picks:
+    # The bank: the Arabic originals of the rendered sentences plus 100 other Arabic sentences as distractors.
+    for i in list(range(100)) + picks:
         for s in xling.hash(Content(f"arb-{i}", "text", text=arabic[i])):
             sid = len(table) + 1
             table[sid] = (i, s)
@@ -120,6 +121,7 @@ def xling_recall(settings: Settings, arabic: list[str], picks: list[int], ocr_te
             found = {table[c.signal_ids[0]][0] for c in xling.match(signals, index, xling.default_threshold, lookup)}
             hits += i in found
         out[key] = f"{hits}/{len(reads)}"
+    out["bank"] = f"{len(picks)} Arabic originals + 100 Arabic distractors, threshold {xling.default_threshold}"
     return out
 
 
