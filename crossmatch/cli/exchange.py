@@ -149,9 +149,11 @@ def export(
 ) -> None:
     """Export a bank's signals, labels and review opinions (never media) to share with peers."""
     with user_errors(as_json), open_context(ctx.obj) as cx:
+        total = cx.banks.bank_stats(cx.banks.get_bank(bank).id)["items"]
         handle = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:
-            count = export_bank(cx, bank, fmt, handle, quantize_vectors=quantize, privacy_group=privacy_group)
+            with progress_bar(f"exporting {bank}", total=total, enabled=output is not None and not as_json) as advance:
+                count = export_bank(cx, bank, fmt, handle, quantize_vectors=quantize, progress=advance, privacy_group=privacy_group)
         finally:
             if output:
                 handle.close()

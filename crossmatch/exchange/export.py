@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from sqlalchemy import select
 
@@ -68,11 +68,13 @@ def iter_bank(sessions, bank_id: int, batch: int = 1000, include_disabled: bool 
         last = items[-1].id
 
 
-def prepare(items: Iterator[ExportItem], quantize_vectors: bool = False) -> Iterator[ExportItem]:
+def prepare(items: Iterator[ExportItem], quantize_vectors: bool = False,
+            progress: Callable[[int], None] = lambda n: None) -> Iterator[ExportItem]:
     for item in items:
         if quantize_vectors:
             item.signals = [quantize(s) for s in item.signals]
         yield item
+        progress(1)
 
 
 def write_jsonl(items: Iterator[ExportItem], out: TextIO) -> int:
@@ -133,11 +135,12 @@ def write_te(items: Iterator[ExportItem], out: TextIO, privacy_group: int | None
     return count
 
 
-def export_bank(ctx, bank_name: str, fmt: str, out: TextIO, quantize_vectors: bool = False, **options: Any) -> int:
+def export_bank(ctx, bank_name: str, fmt: str, out: TextIO, quantize_vectors: bool = False,
+                progress: Callable[[int], None] = lambda n: None, **options: Any) -> int:
     if fmt not in FORMATS:
         raise InvalidInput(f"export format {fmt!r} is not known; use one of {', '.join(FORMATS)}")
     bank = ctx.banks.get_bank(bank_name)
-    items = prepare(iter_bank(ctx.sessions, bank.id), quantize_vectors)
+    items = prepare(iter_bank(ctx.sessions, bank.id), quantize_vectors, progress)
     if fmt == "jsonl":
         return write_jsonl(items, out)
     if fmt == "csv":
