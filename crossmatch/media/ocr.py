@@ -252,3 +252,9 @@ class OcrExtractor:
                     blocks.extend(ocr_image(frame.convert("RGB"), self.cfg, content.item, frame_time=time_s))
                 frame_path.unlink()
         return dedupe(blocks)
+
+
+def create(settings: Settings) -> OcrExtractor | None:
+    """Entry point (group ``crossmatch.extractors``): None when OCR is off or tesseract/languages are missing."""
+    extractor = OcrExtractor(settings)
+    return extractor if settings.ocr.enabled and extractor.available() else None
