@@ -32,7 +32,7 @@ def match(bank: str, distance: float | None = None, score: float | None = None, 
 def test_signed_delivery(service_ctx, receiver):
     actions = actions_for(service_ctx)
     hook, secret = actions.create_webhook(unique("hook"), receiver.url, ["decision"])
-    [action_id] = actions.on_decision(42, "confirm", "rita", {"note": "seen before"})
+    [action_id] = actions.on_decision(42, "confirm", "rita", {"note": "seen before", "submission_id": "17"})
     deliverer = Deliverer(service_ctx.sessions, FAST)
     try:
         report = deliverer.deliver_due()
@@ -48,6 +48,7 @@ def test_signed_delivery(service_ctx, receiver):
     assert headers["X-Crossmatch-Delivery"] == body["delivery_id"] and headers["X-Crossmatch-Event"] == "decision"
     state = actions.get_action(action_id)
     assert state["status"] == "delivered" and state["attempts"] == 1 and state["delivered_at"]
+    assert state["case_id"] == 42 and state["submission_id"] == 17
     actions.delete_webhook(hook["id"])
 
 

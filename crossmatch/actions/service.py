@@ -57,6 +57,11 @@ def action_json(row: Action) -> dict[str, Any]:
             "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None}
 
 
+def _as_id(value: Any) -> int | None:
+    # Submission ids arrive as int or str (the review service passes them as text).
+    return int(value) if value is not None and str(value).isdigit() else None
+
+
 class ActionService:
     def __init__(self, sessions: sessionmaker, settings: Settings, banks: BankService | None = None) -> None:
         self._sessions = sessions
@@ -86,7 +91,7 @@ class ActionService:
     def on_scan(self, result: ScanResult, submission_id: str | int | None, case_id: int | None) -> list[int]:
         split = self.outcomes(result.matches)
         base = {"item": result.item, "kind": result.kind, "submission_id": submission_id}
-        sub = int(submission_id) if submission_id is not None and str(submission_id).isdigit() else None
+        sub = _as_id(submission_id)
         ids: list[int] = []
         if split["auto"]:
             ids += self.enqueue("match.auto", {**base, "matches": [m.to_json() for m in split["auto"]]}, sub, case_id)
@@ -98,7 +103,7 @@ class ActionService:
 
     def on_decision(self, case_id: int, decision: str, actor: str, payload: dict[str, Any]) -> list[int]:
         data = {"case_id": case_id, "decision": decision, "actor": actor, **payload}
-        return self.enqueue("decision", data, payload.get("submission_id"), case_id)
+        return self.enqueue("decision", data, _as_id(payload.get("submission_id")), case_id)
 
     def enqueue(self, event: str, payload: dict[str, Any], submission_id: int | None = None, case_id: int | None = None) -> list[int]:
         check_events([event])
