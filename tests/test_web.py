@@ -206,3 +206,22 @@ def test_submission_through_the_api_opens_a_case(app, client: TestClient) -> Non
     assert case.submission_id == str(submission_id) and case.bank == POSTER_BANK
     sign_in(client)
     assert str(submission_id) in client.get(f"/cases/{case.id}").text
+
+
+def test_a_lapsed_claim_is_renewed_when_deciding_in_the_ui(app, client: TestClient) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from crossmatch.review.models import Case
+    from crossmatch.review.service import utcnow
+
+    sign_in(client)
+    case_id = image_cases(app)[0]
+    page = client.get(f"/cases/{case_id}")
+    with app.state.ctx.sessions.begin() as session:  # the reviewer read for longer than the claim lasts
+        session.execute(update(Case).where(Case.id == case_id).values(claimed_until=utcnow() - timedelta(minutes=1)))
+    assert client.get("/queue").text.count(">reviewer<") == 0  # a lapsed claim holds nothing
+    done = client.post(f"/cases/{case_id}/decide", data={"decision": "reject", "csrf": csrf_of(page.text)},
+                       follow_redirects=False)
+    assert done.status_code == 303 and app.state.review.get_case(case_id).status == "rejected"

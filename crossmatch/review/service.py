@@ -313,6 +313,11 @@ class ReviewService:
             raise NotFound(f"no case {case_id}; see the queue (GET /api/v1/cases) for open cases")
         return case
 
+    @classmethod
+    def holder(cls, case: Case) -> str | None:
+        """Who holds a live claim on the case, if anyone."""
+        return case.claimed_by if cls._claim_live(case) else None
+
     @staticmethod
     def _claim_live(case: Case) -> bool:
         until = aware(case.claimed_until)

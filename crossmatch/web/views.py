@@ -84,6 +84,7 @@ def queue(request: Request, sort: str = "age", status: str = "pending", bank: st
     cases = review.list_cases(status=status or None, bank=bank or None, sort=sort, limit=200)
     banks = request.app.state.ctx.banks.list_banks()
     return render(request, "queue.html", cases=cases, sort=sort, sorts=list(SORTS), status=status, bank=bank,
+                  holders={c.id: review.holder(c) for c in cases},
                   banks=[b.name for b in banks if b.kind == "block"], reveal_default=review.reveal_by_default(user["name"]))
 
 
@@ -140,6 +141,8 @@ def decide(request: Request, case_id: int, csrf: str = Form(""), decision: str =
     review = _review(request)
     allow_bank = allow_bank or request.query_params.get("allow_bank", "")  # one-click buttons carry it in formaction
     try:
+        # Renew the claim taken when the page opened (it may have lapsed while reading); Conflict if someone else holds it.
+        review.claim(case_id, user["name"])
         review.decide(case_id, user["name"], decision, note, allow_bank or None)
     except Conflict as exc:
         return _render_case(request, user, review.get_case(case_id), None, sort, error=str(exc), status=409)
