@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +29,7 @@ from crossmatch.signals.base import Content, ContentError, InvalidSignal, Signal
 from crossmatch.signals.registry import RegistryError
 from crossmatch.store.models import BankItem, SignalRow
 
+ContentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 CONTENT_KINDS = {"photo": "image", "video": "video"}  # HMA content type names -> crossmatch kinds
 RATIO = "hma_enabled_ratio"  # kept in bank options; crossmatch itself only knows enabled / disabled
 
@@ -64,7 +65,8 @@ def _answer(fn: Callable[[], Any], status: int = 200) -> JSONResponse:
         return JSONResponse({"message": str(exc)}, status_code=404)
     except Conflict as exc:
         return JSONResponse({"message": str(exc)}, status_code=403)  # HMA: "Bank already exists" is 403
-    except (CrossmatchError, InvalidSignal, ContentError, RegistryError) as exc:
+    except (CrossmatchError, InvalidSignal, ContentError, RegistryError, ValueError, TypeError) as exc:
+        # HMA answers 400 to any malformed input (wrong JSON shapes, non-numbers where numbers go).
         return JSONResponse({"message": str(exc)}, status_code=400)
 
 
@@ -256,7 +258,10 @@ async def _json(request: Request) -> Any:
 
 def _ratio(body: dict) -> float | None:
     if body.get("enabled_ratio") is not None:
-        ratio = float(body["enabled_ratio"])
+        try:
+            ratio = float(body["enabled_ratio"])
+        except (TypeError, ValueError):
+            raise HmaError(400, "enabled_ratio must be a number between 0 and 1") from None
         if not 0.0 <= ratio <= 1.0:
             raise HmaError(400, "enabled_ratio must be between 0 and 1")
         return ratio
@@ -333,7 +338,7 @@ def _content(request: Request, bank_name: str, content_id: int) -> BankItem:
 
 
 @router.get("/c/bank/{bank_name}/content/{content_id}")
-def bank_get_content(request: Request, bank_name: str, content_id: int, include_signals: bool = False,
+def bank_get_content(request: Request, bank_name: str, content_id: ContentId, include_signals: bool = False,
                      _: Any = CURATE) -> JSONResponse:
     return _answer(lambda: _content_json(request, bank_name, content_id, include_signals))
 
@@ -368,7 +373,11 @@ def _add_signals(request: Request, bank_name: str, signals: dict[str, str], meta
         except InvalidSignal as exc:
             raise HmaError(400, f"Invalid {name} signal: {exc}") from None
     meta = metadata or {}
+    if not isinstance(meta, dict):
+        raise HmaError(400, "metadata should be a json object")
     external_id = str(meta.get("content_id") or f"{valid[0].type}:{valid[0].value}")
+    if len(external_id) > 500:
+        raise HmaError(400, "content_id is longer than 500 characters")
     labels = {"source": "hma-api"}
     if meta.get("content_uri"):
         labels["content_uri"] = str(meta["content_uri"])
@@ -408,7 +417,7 @@ async def bank_add_signal(request: Request, bank_name: str, _: Any = CURATE) -> 
 
 
 @router.put("/c/bank/{bank_name}/content/{content_id}")
-async def bank_update_content(request: Request, bank_name: str, content_id: int, _: Any = CURATE) -> JSONResponse:
+async def bank_update_content(request: Request, bank_name: str, content_id: ContentId, _: Any = CURATE) -> JSONResponse:
     try:
         body = await _json(request)
     except HmaError as exc:
@@ -431,7 +440,7 @@ async def bank_update_content(request: Request, bank_name: str, content_id: int,
 
 
 @router.delete("/c/bank/{bank_name}/content/{content_id}")
-def bank_delete_content(request: Request, bank_name: str, content_id: int, _: Any = CURATE) -> JSONResponse:
+def bank_delete_content(request: Request, bank_name: str, content_id: ContentId, _: Any = CURATE) -> JSONResponse:
     def run() -> dict:
         item = _content(request, bank_name, content_id)
         request.app.state.ctx.banks.delete_item(bank_name, item.external_id)
