@@ -6,7 +6,7 @@
 3. Excerpt: all sample videos concatenated into one long bank video; a 20 s excerpt
    (re-encoded, rescaled) must be found with the right time range in the bank video.
 
-    .venv/bin/python eval/video.py [--data ../shared/evaldata] [--step 0.25] [--downsample 0] [--smoke]
+    .venv/bin/python eval/video.py [--data ../shared/evaldata] [--step 0] [--frame-size 128] [--smoke]
 """
 
 from __future__ import annotations
@@ -37,14 +37,16 @@ def group_of(name: str) -> str | None:
     return None
 
 
-def conformance(videos: Path, refs: Path, names: list[str], settings: Settings) -> list[dict]:
+def conformance(videos: Path, refs: Path, names: list[str], settings: Settings, size: int = 0) -> list[dict]:
+    """Every frame, bars kept; ``size`` 0 vs the full-size reference files, 128 vs the ``-128x128`` ones."""
     rows = []
     for name in names:
-        ref_file = refs / (Path(name).stem + ".txt")
+        ref_file = refs / (Path(name).stem + ("-128x128.txt" if size else ".txt"))
         if not ref_file.exists():
             continue
         ref = [line.split(",") for line in ref_file.read_text().split()]
-        ours = hash_video(videos / name, name, settings.video, seconds_per_hash=0, downsample=0).frames
+        ours = hash_video(videos / name, name, settings.video, seconds_per_hash=0, frame_size=size,
+                          trim_bars=False).frames
         pairs = [(int(r[1]), hamming(r[2], f.hex), int(f.quality))
                  for r, f in zip(ref, ours) if int(r[0]) == f.frame]
         both_good = [d for q_ref, d, q in pairs if q_ref >= 50 and q >= 50]
@@ -132,7 +134,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "evaldata")
     ap.add_argument("--step", type=float, default=None, help="seconds per frame hash (default: settings)")
-    ap.add_argument("--downsample", type=int, default=None)
+    ap.add_argument("--frame-size", type=int, default=None)
     ap.add_argument("--smoke", action="store_true", help="two videos, no conformance or excerpt")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: conformance,excerpt")
     args = ap.parse_args()
@@ -141,18 +143,19 @@ def main() -> None:
     settings = Settings()
     if args.step is not None:
         settings.video.seconds_per_hash = args.step
-    if args.downsample is not None:
-        settings.video.downsample = args.downsample
+    if args.frame_size is not None:
+        settings.video.frame_size = args.frame_size
     names = sorted(p.name for p in videos.glob("*.mp4"))
     if args.smoke:
         names = ["doorknob-hd-no-bar.mp4", "pattern-sd-grey-bar.mp4", "pattern-hd-no-bar.mp4"]
         BANK.pop("chair")
     skip = set(args.skip.split(",")) | ({"conformance", "excerpt"} if args.smoke else set())
-    out: dict = {"settings": settings.video.model_dump(include={"seconds_per_hash", "downsample", "frame_threshold",
+    out: dict = {"settings": settings.video.model_dump(include={"seconds_per_hash", "frame_size", "trim_bars", "frame_threshold",
                                                                    "min_quality", "min_query_coverage",
                                                                    "min_bank_coverage"})}
     if "conformance" not in skip:
         out["conformance"] = conformance(videos, refs, names, settings)
+        out["conformance_128"] = conformance(videos, refs, names, settings, size=128)
     out["reuploads"], out["tally"] = reuploads(videos, names, settings)
     if "excerpt" not in skip:
         with tempfile.TemporaryDirectory() as tmp:
