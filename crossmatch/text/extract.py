@@ -69,13 +69,13 @@ def analyse(content: Content, langid: LanguageIdentifier, max_chars: int) -> Tex
     Text longer than ``max_chars`` is refused with :class:`ContentError` naming
     the item, so memory stays bounded.
     """
+    cached = content.derived.get(CACHE_KEY)
+    if isinstance(cached, TextAnalysis):
+        return cached  # content is transient: its text does not change between signal types
     found = text_of(content)
     if found is None:
-        return None
+        return None  # not cached: OCR may add text before the deep pass
     text, source = found
-    cached = content.derived.get(CACHE_KEY)
-    if isinstance(cached, TextAnalysis) and cached.normalized.original == text and cached.source == source:
-        return cached
     if len(text) > max_chars:
         raise ContentError(f"{content.item}: text has {len(text)} characters, over the limit of {max_chars}")
     if "\x00" in text:
