@@ -128,16 +128,20 @@ def run_worker(args: argparse.Namespace) -> None:
     report: dict = {"impl": args.worker, "build_s": time.perf_counter() - start}
     results = {}
     for threshold in args.thresholds:
-        start = time.perf_counter()
+        # Wall-clock q/s, and q per CPU-second of this process (all its threads): the
+        # latter says more when other jobs share the 2 cores.
+        start, cpu = time.perf_counter(), time.process_time()
         batched = impl.query_batch(queries, hexes, threshold)
         report[f"batch_qps_{threshold}"] = len(queries) / (time.perf_counter() - start)
-        done, start = 0, time.perf_counter()
+        report[f"batch_cpu_qps_{threshold}"] = len(queries) / (time.process_time() - cpu)
+        done, start, cpu = 0, time.perf_counter(), time.process_time()
         for h in hexes[: args.single]:
             impl.query_one(h, threshold)
             done += 1
             if time.perf_counter() - start > args.single_budget:
                 break
         report[f"single_qps_{threshold}"] = done / (time.perf_counter() - start)
+        report[f"single_cpu_qps_{threshold}"] = done / (time.process_time() - cpu)
         triples = [(q, i, d) for q, hits in enumerate(batched) for i, d in hits]
         # Single queries must agree with the batch on the queries they covered.
         for q, h in enumerate(hexes[: min(done, 20)]):
@@ -145,8 +149,41 @@ def run_worker(args: argparse.Namespace) -> None:
         results[f"t{threshold}"] = np.array(sorted(triples), dtype=np.int64).reshape(-1, 3)
     report["peak_rss_mb"] = peak_rss_mb()
     report["build_rss_mb"] = report["peak_rss_mb"] - before
+    if args.worker == "crossmatch":
+        report.update(changes_and_persistence(impl.index, bank, args.out.parent))
     np.savez(args.out, **results)
     print(json.dumps(report))
+
+
+def changes_and_persistence(index, bank: np.ndarray, tmp: Path, n: int = 500) -> dict:
+    """Latency of single adds and removes (each visible at once), a tail merge, save and load."""
+    rng = np.random.default_rng(7)
+    new = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+    new_ids = np.arange(len(bank), len(bank) + n)
+    start = time.perf_counter()
+    for i in range(n):
+        index.add_hashes(new_ids[i : i + 1], new[i : i + 1])
+    add_ms = (time.perf_counter() - start) / n * 1000
+    assert all(new_ids[q] in {i for i, _ in hits} for q, hits in enumerate(index.query_many(new, 0)))
+    start = time.perf_counter()
+    for i in range(n):
+        index.remove([int(new_ids[i])])
+    remove_ms = (time.perf_counter() - start) / n * 1000
+    assert not any(hits for hits in index.query_many(new, 0))
+    index.add_hashes(new_ids, new)
+    start = time.perf_counter()
+    index.compact()
+    compact_s = time.perf_counter() - start
+    path = tmp / "pdq.index"
+    start = time.perf_counter()
+    index.save(path)
+    save_s = time.perf_counter() - start
+    start = time.perf_counter()
+    loaded = type(index).load(path)
+    load_s = time.perf_counter() - start
+    assert len(loaded) == len(index)
+    return {"add_ms": add_ms, "remove_ms": remove_ms, "merge_s": compact_s, "save_s": save_s, "load_s": load_s,
+            "file_mb": path.stat().st_size / 2**20, "peak_rss_after_changes_mb": peak_rss_mb()}
 
 
 def brute_force(bank: np.ndarray, queries: np.ndarray, threshold: int) -> set[tuple[int, int, int]]:
@@ -194,9 +231,10 @@ def run_size(args: argparse.Namespace, size: int, tmp: Path) -> list[str]:
 
 
 def markdown(size_reports: list[dict], thresholds: list[int], impls: list[str]) -> str:
+    kinds = {"single": "single q/s", "single_cpu": "single q/CPU-s", "batch": "batch q/s", "batch_cpu": "batch q/CPU-s"}
     head = "| hashes | index | build s | peak RSS MB (build +MB) |" + "".join(
-        f" t={t} single q/s | t={t} batch q/s |" for t in thresholds)
-    lines = [head, "|" + "---|" * (4 + 2 * len(thresholds))]
+        f" t={t} {label} |" for t in thresholds for label in kinds.values())
+    lines = [head, "|" + "---|" * (4 + len(kinds) * len(thresholds))]
     for size in sorted({r["size"] for r in size_reports}):
         by_impl = {r["impl"]: r for r in size_reports if r["size"] == size}
         base = by_impl.get("threatexchange")
@@ -204,11 +242,21 @@ def markdown(size_reports: list[dict], thresholds: list[int], impls: list[str]) 
             r = by_impl[impl]
             cells = [f"{size:,}", impl, f"{r['build_s']:.1f}", f"{r['peak_rss_mb']:.0f} (+{r['build_rss_mb']:.0f})"]
             for t in thresholds:
-                for kind in ("single", "batch"):
+                for kind in kinds:
                     v = r[f"{kind}_qps_{t}"]
                     ratio = f" ({v / base[f'{kind}_qps_{t}']:.1f}x)" if base and impl == "crossmatch" else ""
                     cells.append(f"{v:,.0f}{ratio}")
             lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def changes_table(reports: list[dict]) -> str:
+    lines = ["| hashes | single add ms | single remove ms | merge tail into base s | save s | load s | file MB "
+             "| peak RSS after changes MB |", "|---|---|---|---|---|---|---|---|"]
+    for r in reports:
+        if r["impl"] == "crossmatch":
+            lines.append(f"| {r['size']:,} | {r['add_ms']:.2f} | {r['remove_ms']:.2f} | {r['merge_s']:.1f} | "
+                         f"{r['save_s']:.1f} | {r['load_s']:.1f} | {r['file_mb']:.0f} | {r['peak_rss_after_changes_mb']:.0f} |")
     return "\n".join(lines)
 
 
@@ -246,7 +294,7 @@ def main() -> None:
                 print(line, flush=True)
                 if line.startswith("REPORT "):
                     reports.append(json.loads(line[len("REPORT "):]))
-    table = markdown(reports, args.thresholds, args.impls)
+    table = markdown(reports, args.thresholds, args.impls) + "\n\n" + changes_table(reports)
     print(table)
     if args.markdown:
         args.markdown.write_text(table + "\n")

@@ -29,8 +29,8 @@ MAX_SUBSTRING_BITS = 24  # offsets table of 2**24 int32 = 64 MB per substring
 MAX_RADIUS = 6  # beyond this the probe masks alone get large; scanning is cheaper anyway
 # Rough per-item costs (ns, one core) from bench/pdq_lookup.py runs; only their
 # ratios matter: they pick the layout and choose MIH versus an exhaustive scan.
-PROBE_COST = 25.0
-CANDIDATE_COST = 30.0
+PROBE_COST = 40.0
+CANDIDATE_COST = 50.0
 SCAN_COST = 1.6
 
 

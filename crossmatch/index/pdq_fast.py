@@ -192,7 +192,8 @@ class PdqIndex:
         tail_live = self._tail_alive[:n]
         words = np.concatenate([base.words[base.alive], self._tail_words[:n][tail_live], extra_words])
         ids = np.concatenate([base.ids[base.alive], self._tail_ids[:n][tail_live], extra_ids])
-        self._base = None  # type: ignore[assignment]  # let the old tables go before building new ones
+        # The old base stays usable until the new one is complete (a failed build changes nothing);
+        # the cost is holding both sets of tables for a moment.
         self._base = _Segment.build(words, ids)
         self._tail_n = 0
         self._tail_alive[:] = False
