@@ -78,13 +78,21 @@ def test_bad_credentials(api):
 
 def test_session_sign_in_works_for_json_routes(api):
     c = api.client
-    cookie = api.session_cookie("rita", "reviewer")
+    rita = unique("rita")
+    api.state.users.create(rita, "a long enough password", "reviewer")
+    cookie = api.session_cookie(rita, "reviewer")
     try:
         c.cookies.set("crossmatch_session", cookie)
         assert c.get("/api/v1/banks").status_code == 200
         assert c.post("/api/v1/banks", json={"name": unique()}).status_code == 403
         c.cookies.set("crossmatch_session", cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"))
         assert c.get("/api/v1/banks").status_code == 401
+        c.cookies.set("crossmatch_session", api.session_cookie(unique("ghost"), "admin"))  # signed, but no such user
+        assert c.get("/api/v1/banks").status_code == 401
+        api.state.users.disable(rita)
+        c.cookies.set("crossmatch_session", cookie)
+        gone = c.get("/api/v1/banks")
+        assert gone.status_code == 401 and "disabled" in gone.json()["detail"]
     finally:
         c.cookies.clear()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +18,7 @@ from crossmatch.auth.roles import Principal, check_role
 from crossmatch.errors import Conflict, InvalidInput, NotFound
 
 MIN_PASSWORD = 10
+ACTIVE_CACHE_SECONDS = 5.0  # a disabled user's open sessions stop working within this time
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class UserService:
         self._hasher = PasswordHasher()
         # Verified against when the user is unknown, so timing does not reveal which usernames exist.
         self._dummy = self._hasher.hash("crossmatch-no-such-user")
+        self._active: dict[str, tuple[float, bool]] = {}
+        self._lock = threading.Lock()
 
     def create(self, username: str, password: str, role: str) -> UserInfo:
         check_role(role)
@@ -75,6 +80,19 @@ class UserService:
                 session.get(User, row.id).password_hash = self._hasher.hash(password)
         return Principal(row.username, row.role, "session")
 
+    def is_active(self, username: str) -> bool:
+        """True if the user exists and is enabled (cached briefly: checked on every session request)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._active.get(username)
+        if hit is not None and now - hit[0] < ACTIVE_CACHE_SECONDS:
+            return hit[1]
+        with self._sessions() as session:
+            active = bool(session.scalar(select(User.enabled).where(User.username == username)))
+        with self._lock:
+            self._active[username] = (now, active)
+        return active
+
     def list(self) -> list[UserInfo]:
         with self._sessions() as session:
             return [_info(row) for row in session.scalars(select(User).order_by(User.username))]
@@ -92,4 +110,7 @@ class UserService:
             if row is None:
                 raise NotFound(f"no user named {username!r}; see `crossmatch user list`")
             row.enabled = False
-            return _info(row)
+            info = _info(row)
+        with self._lock:
+            self._active.pop(username, None)
+        return info
