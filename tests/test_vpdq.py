@@ -157,3 +157,21 @@ def test_full_size_frame_hashes_equal_the_vpdq_library():
     ours = hash_video(path, "d", Settings().video, frame_size=0, trim_bars=False).frames
     theirs = vpdq.computeHash(str(path), seconds_per_hash=0)
     assert [(f.frame, f.hex, f.quality) for f in ours] == [(f.frame_number, f.hex, f.quality) for f in theirs]
+
+
+def test_still_shot_folds_into_one_signal_and_coverage_counts_every_frame(vtype):
+    import numpy as np
+    from test_video import encode, scenes
+
+    still = scenes(1, seed=21)[0]
+    data = encode([still] * 30 + scenes(2, seed=22), fps=10)  # 3 s still, then 2 s of motion
+    signals = vtype.hash(Content("still", "video", data=data))
+    first = min(signals, key=lambda s: s.meta["time"])
+    assert first.meta["repeats"] >= 25 and len(signals) < 40
+    bank = Bank(vtype)
+    bank.add("still", signals)
+    ev = bank.match(signals)["still"].evidence
+    assert ev["query_coverage"] == 1.0 and ev["bank_coverage"] == 1.0
+    assert ev["matched_query_frames"] == ev["query_frames"] == first.meta["slots"]
+    assert ev["query_ranges"][0][0] == 0.0
+    assert np.isclose(ev["query_ranges"][-1][1], 5.0, atol=0.2)

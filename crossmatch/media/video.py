@@ -225,8 +225,9 @@ def _child_hash(req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child_frames(req: dict[str, Any]) -> dict[str, Any]:
-    container, stream, _ = _probe(req["path"], req["limits"])
+    container, stream, duration = _probe(req["path"], req["limits"])
     every, max_frames, out_dir = float(req["every"]), int(req["max_frames"]), Path(req["out_dir"])
+    every = max(every, duration / max_frames) if duration else every  # spread over long videos, bounded cost
     out: list[tuple[float, str]] = []
     next_t = 0.0
     for frame in container.decode(stream):

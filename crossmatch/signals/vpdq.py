@@ -30,6 +30,7 @@ from crossmatch.signals.base import (BankSignalLookup, Candidate, Content, Conte
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 MAX_EVIDENCE_PAIRS = 20
+MAX_TIMES = 300  # repeat times kept per deduplicated frame signal (counts are always exact)
 
 
 def hamming(a: str, b: str) -> int:
@@ -51,8 +52,13 @@ def time_ranges(times: Sequence[float], step: float, duration: float | None = No
 
 
 def _slots(signal: Signal) -> list[float]:
-    """All times at which this (deduplicated) frame hash occurs."""
+    """Times at which this (deduplicated) frame hash occurs (the first MAX_TIMES of them)."""
     return [float(signal.meta.get("time", 0.0)), *map(float, signal.meta.get("also_at", ()))]
+
+
+def _count(signal: Signal) -> int:
+    """Frames this signal stands for, itself included."""
+    return 1 + int(signal.meta.get("repeats", len(signal.meta.get("also_at", ()))))
 
 
 @dataclass
@@ -105,7 +111,9 @@ class VpdqType:
                 by_hex[f.hex] = {"frame": f.frame, "time": f.time, "quality": f.quality, **common}
                 last = f.hex
             else:
-                meta.setdefault("also_at", []).append(f.time)
+                meta["repeats"] = meta.get("repeats", 0) + 1
+                if meta["repeats"] <= MAX_TIMES:  # bounded: a static hour must not make a huge signal
+                    meta.setdefault("also_at", []).append(f.time)
         return [Signal(self.name, hex_, meta.pop("quality"), meta) for hex_, meta in by_hex.items()]
 
     def compare(self, a: Signal, b: Signal) -> float:
@@ -156,7 +164,7 @@ class VpdqType:
                 rec.query_best[pos] = min(dist, rec.query_best.get(pos, dist))
                 rec.bank[sid] = bank_signal
                 rec.pairs.append((float(q.meta.get("time", 0.0)), float(bank_signal.meta.get("time", 0.0)), dist))
-        query_slots = sum(len(_slots(q)) for q in usable)
+        query_slots = sum(_count(q) for q in usable)
         out = []
         for rec in per_item.values():
             cand = self._decide(usable, query_slots, rec)
@@ -170,11 +178,13 @@ class VpdqType:
         b_times = [t for s in rec.bank.values() for t in _slots(s)]
         some_bank = next(iter(rec.bank.values()))
         bank_slots = int(some_bank.meta.get("slots") or 0)
-        q_cov = len(q_times) / query_slots
+        q_matched = sum(_count(usable[pos]) for pos in rec.query_best)
+        b_matched = sum(_count(s) for s in rec.bank.values())
+        q_cov = min(1.0, q_matched / query_slots)
         # Without the bank video's frame count (old or imported hashes) only the query side can decide.
-        b_cov = min(1.0, len(set(b_times)) / bank_slots) if bank_slots else None
+        b_cov = min(1.0, b_matched / bank_slots) if bank_slots else None
         needed = min(cfg.min_matched_frames, query_slots)
-        if len(q_times) < needed:
+        if q_matched < needed:
             return None
         if q_cov < cfg.min_query_coverage and (b_cov is None or b_cov < cfg.min_bank_coverage):
             return None
@@ -186,9 +196,9 @@ class VpdqType:
             "bank_coverage": None if b_cov is None else round(b_cov, 4),
             "query_ranges": time_ranges(q_times, q_step, usable[0].meta.get("duration")),
             "bank_ranges": time_ranges(b_times, b_step, some_bank.meta.get("duration")),
-            "matched_query_frames": len(q_times),
+            "matched_query_frames": q_matched,
             "query_frames": query_slots,
-            "matched_bank_frames": len(set(b_times)),
+            "matched_bank_frames": b_matched,
             "bank_frames": bank_slots or None,
             "offset_s": round(statistics.median(b - q for q, b, _ in rec.pairs), 3),
             "frame_pairs": [[q, b, d] for q, b, d in best[:MAX_EVIDENCE_PAIRS]],
