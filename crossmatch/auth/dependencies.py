@@ -45,7 +45,9 @@ def require_role(*roles: str) -> Callable[[Request], Principal]:
         raise ValueError(f"unknown roles {sorted(unknown)}")
     allowed = set(roles) | {"admin"}
 
-    def dependency(request: Request, _: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    # async on purpose: FastAPI would run a sync dependency in a worker thread, one extra hop per request;
+    # the token and user lookups are cached, so the event loop rarely waits on the database here.
+    async def dependency(request: Request, _: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         principal = _from_request(request)
         if principal.role not in allowed:
             raise Forbidden(
