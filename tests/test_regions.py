@@ -120,3 +120,16 @@ def test_augly_hard_four_found_at_pdq_decode_size():
     original = load(AUGLY / "dfdc_1.jpg")
     for name in ("crop", "overlay_onto_screenshot", "meme_format", "overlay_emoji"):
         assert best(load(AUGLY / "expected_output" / f"test_{name}.png"), original)[0] <= 31, name
+
+
+def test_region_signals_carry_reason_box_and_side():
+    from crossmatch.media.regions import region_signals
+
+    img = screenshot(photo(5))
+    query = region_signals(img, Settings())
+    assert query and all(s.type == "pdq" and s.quality >= 50 and s.meta["variant"] == "region" for s in query)
+    assert query[0].meta["region"] == "embedded" and len(query[0].meta["box"]) == 4
+    bank = region_signals(photo(5), Settings(), side="bank")
+    assert {s.meta["region"] for s in bank} >= {"centre:50", "centre:70"}
+    assert all(s.meta["bank_only"] for s in bank)
+    assert all(not s.meta.get("bank_only") for s in query)

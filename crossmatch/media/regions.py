@@ -184,3 +184,24 @@ def bank_regions(img: Image.Image, settings: Any) -> list[Region]:
         margin = (1 - keep) / 2
         out.append(_fraction_crop(img, (margin, margin, 1 - margin, 1 - margin), reason))
     return (out + grid_regions(img))[: cfg.max_regions]
+
+
+def region_signals(img: Image.Image, settings: Any, side: str = "query", min_quality: int = 50) -> list:
+    """PDQ signals for the regions of ``img``: what the pdq type's ``hash_deep`` (side="query") or its
+    bank-item hashing (side="bank") adds.  Low-quality crops (flat areas) are left out; bank-side
+    signals are marked ``bank_only`` so a query never pays for them in its cheap pass.
+    """
+    from crossmatch.signals.base import Signal
+    from crossmatch.signals.pdq import pdq_hash  # the pdq type imports this module lazily too
+
+    regions = candidate_regions(img, settings) if side == "query" else bank_regions(img, settings)
+    out = []
+    for region in regions:
+        value, quality = pdq_hash(region.image)
+        if quality < min_quality:
+            continue
+        meta: dict[str, Any] = {"variant": "region", "region": region.reason, "box": list(region.box)}
+        if side == "bank":
+            meta["bank_only"] = True
+        out.append(Signal("pdq", value, quality, meta))
+    return out
