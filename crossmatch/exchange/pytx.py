@@ -132,8 +132,12 @@ class PytxSource:
                     creds = cred_cls.get(self.api_cls)
             return self._construct(creds)
         except (auth.SignalExchangeAPIMissingAuthException, auth.SignalExchangeAPIInvalidAuthException) as exc:
-            raise SourceError(f"exchange {self.name!r}: no valid {self.api_cls.get_name()} credentials ({exc}); "
-                              f"set {getattr(self.api_cls.get_credential_cls(), 'ENV_VARIABLE', 'the credentials')}") from None
+            cred_cls = self.api_cls.get_credential_cls()
+            where = " or ".join(x for x in (f"environment variable {cred_cls.ENV_VARIABLE}" if cred_cls.ENV_VARIABLE else "",
+                                            f"file {cred_cls.FILE_NAME}" if cred_cls.FILE_NAME else "") if x)
+            kind = "invalid" if isinstance(exc, auth.SignalExchangeAPIInvalidAuthException) else "no"
+            raise SourceError(f"exchange {self.name!r}: {kind} {self.api_cls.get_name()} credentials; put them in {where}, "
+                              f"or name another variable with -c credentials_env=VAR") from None
 
     def _construct(self, creds: Any) -> Any:
         name = self.api_cls.get_name()
