@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export CROSSMATCH_HOME="$PWD/demo-home"
+export COLUMNS="${COLUMNS:-150}"  # wide tables when the output is not a terminal
 rm -rf "$CROSSMATCH_HOME"
 cm() { "$BIN/crossmatch" "$@"; }
 
@@ -24,4 +25,31 @@ cm scan "$CROSSMATCH_HOME/samples/incoming"
 
 echo
 echo "== 4. The same scan for scripts (--json, one object per item); first two lines:"
-cm scan "$CROSSMATCH_HOME/samples/incoming" --json | head -n 2
+cm scan "$CROSSMATCH_HOME/samples/incoming" --json > "$CROSSMATCH_HOME/scan.jsonl"
+head -n 2 "$CROSSMATCH_HOME/scan.jsonl"
+
+echo
+echo "== 5. Text: Arabic bank items; Russian, Kazakh and Uzbek translations, an excerpt and a disguised copy"
+cm bank create known-texts --label "source=demo" --description "Demo: short benign Arabic texts"
+cm bank import known-texts "$CROSSMATCH_HOME/samples/texts/demo_texts_bank.jsonl"
+cm scan "$CROSSMATCH_HOME/samples/texts/demo_texts_incoming.jsonl"
+
+echo
+echo "== 6. The review service with a sample queue (synthetic content; previews blurred and greyscale by default)"
+SERVER_HOME="$CROSSMATCH_HOME/server"
+PORT="${CROSSMATCH_DEMO_PORT:-8000}"
+if [ -t 0 ] && [ -z "${CROSSMATCH_DEMO_NO_SERVE:-}" ]; then
+  echo "(Ctrl-C stops the server)"
+  exec "$BIN/python" -m crossmatch.review.demo --home "$SERVER_HOME" --port "$PORT"
+fi
+# Not interactive: start the server, show it answering, then stop it.
+"$BIN/python" -m crossmatch.review.demo --home "$SERVER_HOME" --port "$PORT" > "$CROSSMATCH_HOME/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  sleep 1
+done
+cat "$CROSSMATCH_HOME/server.log"
+echo "readiness: $(curl -fs "http://127.0.0.1:$PORT/readyz")"
+echo "(run 'make demo' in a terminal to keep the server running and sign in)"
