@@ -70,6 +70,7 @@ class Crossmatch:
 
         self.index = PdqIndex()
         self.index.add_hashes(np.arange(len(bank)), bank)
+        self.index.compact()  # build the tables now rather than on the first lookup
 
     def query_one(self, hex_hash: str, threshold: int) -> list[tuple[int, int]]:
         from crossmatch.signals.base import Signal

@@ -153,6 +153,21 @@ def test_many_changes_cross_merges_and_stay_exact(search_path: str) -> None:
                 assert {(i, float(d)) for i, d in hits} == brute_hits(brute, to_signal(queries[q]), threshold)
 
 
+def test_bulk_load_in_many_adds_builds_tables_once_on_first_lookup() -> None:
+    hashes, queries = planted_data(seed=8, n=20_000, n_queries=10)
+    index = PdqIndex()
+    for lo in range(0, len(hashes), 2500):  # as the index manager loads a store: many add calls
+        index.add_hashes(np.arange(lo, lo + 2500), hashes[lo : lo + 2500])
+        assert len(index._base.words) == 0  # no merge inside add
+    assert len(index) == len(hashes)
+    hits = index.query_many(queries, 31)
+    assert len(index._base.words) == len(hashes)  # merged once, by the lookup
+    words = to_words(hashes)
+    for q, query in zip(hits, to_words(queries)):
+        dist = np.bitwise_count(words ^ query).sum(axis=1)
+        assert sorted(q) == sorted((int(i), int(dist[i])) for i in np.flatnonzero(dist <= 31))
+
+
 def test_save_load_round_trip_after_removals(tmp_path: Path, search_path: str) -> None:
     hashes, queries = planted_data(seed=7, n=6000, n_queries=30)
     index = PdqIndex()

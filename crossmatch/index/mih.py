@@ -9,10 +9,14 @@ verified with a full popcount, so the result is exact.
 
 Each substring table is a direct-address CSR: ``offsets[key] .. offsets[key+1]``
 delimit the rows whose substring equals ``key`` in ``rows`` (rows sorted by
-key).  A probe costs two adjacent reads, no hashing and no Python loop.
-faiss's IndexBinaryMultiHash does the same search but keeps std::unordered_map
-buckets (several GB at 10M hashes) and one fixed radius for all substrings, so
-this small numpy version is written by hand.
+key).  A probe costs two adjacent reads, no hashing.  The layout (how many
+substrings) is chosen per bank size by a cost model; the search loop is the
+numba kernel in :mod:`crossmatch.index.hamming_kernels`.
+
+Why not faiss's IndexBinaryMultiHash: it keeps std::unordered_map buckets
+(about 1 GB per million hashes with 16 maps, measured in bench/pdq_lookup.py),
+needs substrings of equal length, searches every substring at one radius and
+deduplicates candidates through a set, which makes it 10-100x slower here.
 """
 
 from __future__ import annotations

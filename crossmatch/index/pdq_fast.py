@@ -8,11 +8,14 @@ Hashes live in two segments:
   matchable the moment ``add`` returns.
 
 Removal marks rows dead (a tombstone mask); re-adding an id replaces it.  The
-tail is merged into the base once it outgrows a fraction of the base, and the
-base is rebuilt when a quarter of it is dead, so a change costs amortised
-O(log n)-ish work rather than a rebuild each time.  Every lookup is exact: MIH
-by pigeonhole plus full verification, or an exhaustive popcount scan when that
-is estimated to be cheaper (large thresholds, small segments).
+tail is merged into the base (one rebuild of the tables) once it outgrows
+1/64 of the base, capped at 65,536 hashes so scanning it stays cheap; the base
+is also rebuilt when a quarter of it is dead.  Merges run on the next lookup
+or save, so a bulk load of many ``add`` calls builds the tables once.  A change is therefore never a
+rebuild by itself: at 10M hashes one merge per 65,536 adds, a few tenths of a
+millisecond per add amortised.  Every lookup is exact: MIH by pigeonhole plus
+full verification, or an exhaustive popcount scan when that is estimated to
+be cheaper (large thresholds, small segments).
 
 >>> idx = PdqIndex()
 >>> idx.add([(7, Signal("pdq", "f" * 64))])
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable
@@ -108,21 +112,64 @@ def _empty_words(n: int) -> np.ndarray:
     return np.empty((n, 4), dtype=np.uint64)
 
 
+class _Tail:
+    """Recently added hashes in growable arrays; searched by exhaustive scan."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.words = _empty_words(capacity)
+        self.ids = np.empty(capacity, np.int64)
+        self.alive = np.zeros(capacity, dtype=bool)
+        self.n = 0
+
+    def append(self, words: np.ndarray, ids: np.ndarray) -> None:
+        end = self.n + len(ids)
+        if end > len(self.ids):  # grow by doubling: bulk loads append in amortised O(1)
+            size = max(end, 2 * len(self.ids))
+            for name in ("words", "ids", "alive"):
+                old = getattr(self, name)
+                grown = np.zeros((size,) + old.shape[1:], dtype=old.dtype)
+                grown[: self.n] = old[: self.n]
+                setattr(self, name, grown)
+        self.words[self.n : end] = words
+        self.ids[self.n : end] = ids
+        self.alive[self.n : end] = True
+        self.n = end
+
+    def kill(self, ids: np.ndarray) -> None:
+        self.alive[: self.n] &= ~np.isin(self.ids[: self.n], ids)
+
+    @property
+    def n_alive(self) -> int:
+        return int(self.alive[: self.n].sum())
+
+    def search(self, query_words: np.ndarray, threshold: int):
+        """(query index, id, distance) of live rows within threshold."""
+        qi, rows, d = hamming.scan(query_words, self.words[: self.n], threshold)
+        live = self.alive[rows]
+        return qi[live], self.ids[rows[live]], d[live]
+
+
 class PdqIndex:
     """Exact Hamming range search over 256-bit PDQ hashes, keyed by signal id.
 
     Implements :class:`crossmatch.signals.base.SignalIndex`; returns exactly the
     brute-force result set at any threshold.  Lookups may run concurrently;
-    changes (add, remove, load) must not overlap with anything else.
+    changes (add, remove) must not overlap with anything else.
+
+    Merging the tail into the base happens on the next lookup or save after
+    the tail outgrows its limit, not inside ``add``: a bulk load made of many
+    ``add`` calls then builds the tables once instead of once per call.
     """
 
     def __init__(self, *, threads: int | None = None) -> None:
         self.threads = threads or min(2, os.cpu_count() or 1)
-        self._base = _Segment.build(_empty_words(0), np.empty(0, np.int64))
-        self._tail_words = _empty_words(1024)
-        self._tail_ids = np.empty(1024, np.int64)
-        self._tail_alive = np.zeros(1024, dtype=bool)
-        self._tail_n = 0
+        # (base, tail), swapped as one so a concurrent lookup never sees a half-merged pair.
+        self._segments = (_Segment.build(_empty_words(0), np.empty(0, np.int64)), _Tail())
+        self._merge_lock = threading.Lock()
+
+    @property
+    def _base(self) -> _Segment:
+        return self._segments[0]
 
     # -- changes ---------------------------------------------------------
     def add(self, entries: Iterable[tuple[int, Signal]]) -> None:
@@ -146,57 +193,41 @@ class PdqIndex:
         keep = np.sort(len(ids) - 1 - last_from_end)
         ids, words = ids[keep], words[keep]
         self.remove(ids)
-        if self._tail_n + len(ids) > self._tail_limit():
-            self._compact(words, ids)
-            return
-        self._grow_tail(self._tail_n + len(ids))
-        end = self._tail_n + len(ids)
-        self._tail_words[self._tail_n : end] = words
-        self._tail_ids[self._tail_n : end] = ids
-        self._tail_alive[self._tail_n : end] = True
-        self._tail_n = end
+        self._segments[1].append(words, ids)
 
     def remove(self, signal_ids: Iterable[int]) -> None:
-        ids = np.fromiter(signal_ids, dtype=np.int64) if not isinstance(signal_ids, np.ndarray) else signal_ids
-        ids = np.asarray(ids, dtype=np.int64)
+        ids = np.asarray(signal_ids if isinstance(signal_ids, np.ndarray) else list(signal_ids), dtype=np.int64)
         if len(ids) == 0:
             return
-        self._base.kill(ids)
-        n = self._tail_n
-        self._tail_alive[:n] &= ~np.isin(self._tail_ids[:n], ids)
-        if len(self._base.words) - self._base.n_alive > MAX_DEAD_FRACTION * len(self._base.words):
-            self.compact()
-
-    def _tail_limit(self) -> int:
-        return int(np.clip(len(self._base.words) // 64, MIN_TAIL_LIMIT, MAX_TAIL_LIMIT))
-
-    def _grow_tail(self, needed: int) -> None:
-        if needed <= len(self._tail_ids):
-            return
-        size = max(needed, 2 * len(self._tail_ids))
-        words = _empty_words(size)
-        words[: self._tail_n] = self._tail_words[: self._tail_n]
-        ids = np.empty(size, np.int64)
-        ids[: self._tail_n] = self._tail_ids[: self._tail_n]
-        alive = np.zeros(size, dtype=bool)
-        alive[: self._tail_n] = self._tail_alive[: self._tail_n]
-        self._tail_words, self._tail_ids, self._tail_alive = words, ids, alive
+        base, tail = self._segments
+        base.kill(ids)
+        tail.kill(ids)
 
     def compact(self) -> None:
-        """Merge the tail into the base now (done automatically as the tail grows)."""
-        self._compact(_empty_words(0), np.empty(0, np.int64))
+        """Merge the tail into the base now (otherwise done when a lookup finds it due)."""
+        with self._merge_lock:
+            self._merge()
 
-    def _compact(self, extra_words: np.ndarray, extra_ids: np.ndarray) -> None:
-        """Merge the live base, the live tail and ``extra`` into a new base."""
-        base, n = self._base, self._tail_n
-        tail_live = self._tail_alive[:n]
-        words = np.concatenate([base.words[base.alive], self._tail_words[:n][tail_live], extra_words])
-        ids = np.concatenate([base.ids[base.alive], self._tail_ids[:n][tail_live], extra_ids])
-        # The old base stays usable until the new one is complete (a failed build changes nothing);
-        # the cost is holding both sets of tables for a moment.
-        self._base = _Segment.build(words, ids)
-        self._tail_n = 0
-        self._tail_alive[:] = False
+    def _merge_due(self) -> bool:
+        base, tail = self._segments
+        tail_limit = np.clip(len(base.words) // 64, MIN_TAIL_LIMIT, MAX_TAIL_LIMIT)
+        return tail.n > tail_limit or len(base.words) - base.n_alive > MAX_DEAD_FRACTION * len(base.words)
+
+    def _merge_if_due(self) -> None:
+        if self._merge_due():
+            with self._merge_lock:
+                if self._merge_due():
+                    self._merge()
+
+    def _merge(self) -> None:
+        """Build a new base from the live rows of the base and the tail."""
+        base, tail = self._segments
+        live = tail.alive[: tail.n]
+        words = np.concatenate([base.words[base.alive], tail.words[: tail.n][live]])
+        ids = np.concatenate([base.ids[base.alive], tail.ids[: tail.n][live]])
+        # The old pair stays in use until the new base is complete (a failed build changes
+        # nothing); the cost is holding both sets of tables for a moment.
+        self._segments = (_Segment.build(words, ids), _Tail())
 
     # -- lookups ---------------------------------------------------------
     def query(self, signal: Signal, threshold: float) -> list[IndexHit]:
@@ -211,33 +242,36 @@ class PdqIndex:
         query_words = hamming.to_words(hamming.as_hash_rows(hashes))
         out: list[list[tuple[int, int]]] = [[] for _ in range(len(query_words))]
         threshold = int(np.floor(threshold))  # distances are whole bits
-        if threshold < 0 or len(query_words) == 0 or len(self) == 0:
+        if threshold < 0 or len(query_words) == 0:
             return out
-        qi, ids, d = self._base.search(query_words, threshold, self.threads)
-        if self._tail_n:
-            tqi, rows, td = hamming.scan(query_words, self._tail_words[: self._tail_n], threshold)
-            live = self._tail_alive[rows]
-            qi = np.concatenate([qi, tqi[live]])
-            ids = np.concatenate([ids, self._tail_ids[rows[live]]])
-            d = np.concatenate([d, td[live]])
+        self._merge_if_due()
+        base, tail = self._segments
+        parts = [base.search(query_words, threshold, self.threads)] if base.n_alive else []
+        if tail.n:
+            parts.append(tail.search(query_words, threshold))
+        if not parts:
+            return out
+        qi, ids, d = (np.concatenate(column) for column in zip(*parts))
         order = np.lexsort((ids, d, qi))
-        qi, ids, d = qi[order].tolist(), ids[order].tolist(), d[order].tolist()
-        for q, i, dist in zip(qi, ids, d):
+        for q, i, dist in zip(qi[order].tolist(), ids[order].tolist(), d[order].tolist()):
             out[q].append((i, dist))
         return out
 
     def __len__(self) -> int:
-        return self._base.n_alive + int(self._tail_alive[: self._tail_n].sum())
+        base, tail = self._segments
+        return base.n_alive + tail.n_alive
 
     # -- persistence -----------------------------------------------------
     def save(self, path: Path) -> None:
         """Write the whole state (tables included) to ``path`` atomically."""
         path = Path(path)
-        base, n = self._base, self._tail_n
+        self._merge_if_due()
+        base, tail = self._segments
+        n = tail.n
         arrays = {
             "format_version": np.array(FORMAT_VERSION),
             "base_words": base.words, "base_ids": base.ids, "base_alive": base.alive,
-            "tail_words": self._tail_words[:n], "tail_ids": self._tail_ids[:n], "tail_alive": self._tail_alive[:n],
+            "tail_words": tail.words[:n], "tail_ids": tail.ids[:n], "tail_alive": tail.alive[:n],
         }
         if base.tables is not None:
             arrays.update(mih_layout=base.tables.layout, mih_offsets=base.tables.offsets, mih_rows=base.tables.rows)
@@ -262,12 +296,10 @@ class PdqIndex:
             tables = None
             if "mih_layout" in data:
                 tables = mih.MultiIndexTable(words, data["mih_layout"], data["mih_offsets"], data["mih_rows"])
-            index = cls(threads=threads)
-            index._base = _Segment(words, data["base_ids"], data["base_alive"], tables)
-            tail_ids = data["tail_ids"]
-            index._grow_tail(len(tail_ids))
-            index._tail_n = len(tail_ids)
-            index._tail_words[: len(tail_ids)] = data["tail_words"]
-            index._tail_ids[: len(tail_ids)] = tail_ids
-            index._tail_alive[: len(tail_ids)] = data["tail_alive"]
+            base = _Segment(words, data["base_ids"], data["base_alive"], tables)
+            tail = _Tail(max(1024, len(data["tail_ids"])))
+            tail.append(data["tail_words"].astype(np.uint64, copy=False), data["tail_ids"])
+            tail.alive[: tail.n] = data["tail_alive"]
+        index = cls(threads=threads)
+        index._segments = (base, tail)
         return index
