@@ -16,14 +16,16 @@ from crossmatch.review.demo import ALLOW_BANK, POSTER_BANK, seed_demo
 from crossmatch.settings import Settings
 
 PASSWORD = "correct-horse-battery"
+WITH_TEXT = pytest.mark.parametrize("app", ["with_text"], indirect=True)
 
 
 @pytest.fixture
-def app(tmp_path: Path):
+def app(request, tmp_path: Path):
     settings = Settings.load(home=tmp_path / "home", workers=1, deep_scan=False,
                              service={"background_workers": False, "secret_key": "x" * 40})
     app = create_app(settings)
-    demo = seed_demo(app.state, password=PASSWORD)
+    # The text case loads language models (seconds); only tests that ask for it (WITH_TEXT) get it.
+    demo = seed_demo(app.state, password=PASSWORD, posters=3, text=getattr(request, "param", "") == "with_text")
     app.state.demo = demo
     app.state.users.create("bob", PASSWORD, "reviewer")
     app.state.users.create("root", PASSWORD, "admin")
@@ -60,6 +62,7 @@ def detail(img: Image.Image) -> float:
     return ImageStat.Stat(ImageChops.difference(grey, grey.filter(ImageFilter.GaussianBlur(2)))).mean[0]
 
 
+@WITH_TEXT
 def test_sign_in_required_and_audited(app, client: TestClient) -> None:
     first = client.get("/queue", follow_redirects=False)
     assert first.status_code == 303 and first.headers["location"].startswith("/signin")
@@ -153,6 +156,7 @@ def test_json_routes_status_codes(app, client: TestClient) -> None:
     assert full["status"] == "escalated" and full["decisions"][0]["note"] == "senior look" and full["matches"]
 
 
+@WITH_TEXT
 def test_text_case_shows_aligned_passages_with_languages(app, client: TestClient) -> None:
     sign_in(client)
     text_case = next(c for c in app.state.review.list_cases() if c.kind == "text")

@@ -26,7 +26,7 @@ from crossmatch.signals.base import Content
 from crossmatch.store.models import BankItem
 
 POSTER_BANK, ALLOW_BANK, TEXT_BANK = "sample-posters", "sample-allow", "sample-texts"
-DEMO_EDITS = ("greyscale", "captioned", "flipped", "letterboxed", "resized")
+DEMO_EDITS = ("greyscale", "flipped", "letterboxed", "resized", "captioned")  # the caption defeats PDQ: no case
 KNOWN_TEXT = (
     "The harbour festival opens on Friday with music, boats and lanterns along the old quay. "
     "Families gather to watch the parade of decorated fishing boats. "
@@ -47,8 +47,11 @@ class DemoQueue:
     banks: list[str] = field(default_factory=list)
 
 
-def seed_demo(target: Any, username: str = "reviewer", password: str | None = None, posters: int = 5) -> DemoQueue:
+def seed_demo(target: Any, username: str = "reviewer", password: str | None = None, posters: int = 5,
+              text: bool = True) -> DemoQueue:
     """Seed banks, cases and a reviewer; ``target`` is ``app.state`` (preferred) or a Context.
+
+    ``text=False`` leaves out the text bank and case (they load the language models, which takes seconds).
 
     Safe to call twice: existing banks are reused and only a first call adds cases.
     Case previews are kept (the posters are synthetic), whatever ``keep_media`` says.
@@ -85,14 +88,16 @@ def seed_demo(target: Any, username: str = "reviewer", password: str | None = No
         items.append(ItemUpsert(f"poster-{i:02d}", list(signals), labels, "image"))
     ctx.banks.upsert_items(POSTER_BANK, items)
     _keep_bank_previews(ctx, settings, images)
-    text_signals = ctx.engine.hash(Content("festival-en", "text", text=KNOWN_TEXT)).signals
-    ctx.banks.upsert_items(TEXT_BANK, [ItemUpsert("festival-en", list(text_signals),
-                                                  {"entity": "Sample Group A", "category": "statement", "language": "en"}, "text")])
+    if text:
+        text_signals = ctx.engine.hash(Content("festival-en", "text", text=KNOWN_TEXT)).signals
+        ctx.banks.upsert_items(TEXT_BANK, [ItemUpsert("festival-en", list(text_signals),
+                                                      {"entity": "Sample Group A", "category": "statement", "language": "en"}, "text")])
 
     queries = [Content(f"upload-{i:02d}-{DEMO_EDITS[i % len(DEMO_EDITS)]}.jpg", "image",
                        data=samples.to_bytes(samples.EDITS[DEMO_EDITS[i % len(DEMO_EDITS)]](img)))
                for i, img in enumerate(images)]
-    queries.append(Content("post-ru-0001", "text", text=QUERY_TEXT_RU))
+    if text:
+        queries.append(Content("post-ru-0001", "text", text=QUERY_TEXT_RU))
     for n, content in enumerate(queries):
         result = ctx.engine.scan(content, deep=False)
         case_id = review.open_case(result, content, submission_id=f"demo-{n + 1}", source="demo")
