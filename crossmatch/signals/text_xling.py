@@ -1,0 +1,208 @@
+"""``text_xling``: cross-lingual text matching with per-chunk sentence embeddings.
+
+A text is normalised, split into sentence chunks and each chunk embedded with
+a multilingual model; each chunk is one signal.  Matching is decided per bank
+item by :mod:`crossmatch.text.align` (margins, monotonic alignment, number
+checks), so the evidence lists which query sentences reuse which bank
+sentences and how much of the bank item is covered.
+
+Signal value: base64 of the float16 vector (768 bytes for e5-small; int8
+would halve it, see eval/results/text.md for the measured loss).
+Signal meta: chunk position and count, span into the original text, language,
+model id, digit groups and name skeletons (for the checks; the bank's text
+itself is not kept), and for query signals a text snippet for evidence.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Sequence
+
+import numpy as np
+
+from crossmatch.index.brute import BruteForceIndex
+from crossmatch.index.vectors import VectorIndex
+from crossmatch.settings import Settings
+from crossmatch.signals.base import BankSignalLookup, Candidate, Content, InvalidSignal, Signal, SignalIndex
+from crossmatch.text.align import ChunkInfo, DecisionConfig, match_document
+from crossmatch.text.embed import EmbeddingBackend, create_backend
+from crossmatch.text.entities import name_keys, numbers
+from crossmatch.text.extract import analyse
+from crossmatch.text.langid import LanguageIdentifier
+
+NAME = "text_xling"
+MIN_CHUNK_LETTERS = 3  # shorter chunks ("ok.", "1)") carry no meaning to match
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode("ascii")
+
+
+def decode_vector(value: str) -> np.ndarray:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidSignal(f"text_xling value is not base64: {exc}") from None
+    if not raw or len(raw) % 2:
+        raise InvalidSignal(f"text_xling value decodes to {len(raw)} bytes; expected a float16 vector")
+    vector = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+    norm = float(np.linalg.norm(vector))
+    if not np.isfinite(norm) or abs(norm - 1.0) > 0.02:
+        raise InvalidSignal(f"text_xling vector has norm {norm:.3f}; embeddings must be unit length")
+    return vector / norm
+
+
+def decode_signal(signal: Signal) -> np.ndarray:
+    return decode_vector(signal.value)
+
+
+class TextVectorIndex(VectorIndex):
+    """The fast index for text_xling signals; loads from a snapshot with its decoder."""
+
+    def __init__(self, dim: int, decode=decode_signal, **options: Any) -> None:
+        super().__init__(dim, decode=decode, **options)
+
+
+class TextXlingType:
+    name = NAME
+    content_kinds = frozenset({"text", "image", "video"})
+    metric = "score"
+    max_threshold = 0.0  # any positive document score is a weak match; see default_threshold
+
+    def __init__(self, settings: Settings, backend: EmbeddingBackend | None = None,
+                 config: DecisionConfig | None = None) -> None:
+        self._settings = settings
+        self._backend = backend
+        self.config = config or DecisionConfig()
+        self.default_threshold = self.config.threshold
+        self._langid = None
+
+    @property
+    def backend(self) -> EmbeddingBackend:
+        if self._backend is None:  # created on first use: loading a model is not free
+            self._backend = create_backend(self._settings.text.embedding_backend, num_threads=self._settings.workers)
+        return self._backend
+
+    # -- hashing ---------------------------------------------------------------------
+    def validate(self, value: str) -> str:
+        return encode_vector(decode_vector(value))
+
+    def hash(self, content: Content) -> list[Signal]:
+        if content.kind != "text":
+            return []  # OCR text of images and video is the deep pass's job
+        return self._signals(content)
+
+    def hash_deep(self, content: Content) -> list[Signal]:
+        if content.kind not in ("image", "video"):
+            return []
+        return self._signals(content)
+
+    def _signals(self, content: Content) -> list[Signal]:
+        analysis = analyse(content, self._language_identifier(), self._settings.text.max_chars)
+        if analysis is None:
+            return []
+        chunks = [c for c in analysis.chunks if sum(ch.isalpha() for ch in c.text) >= MIN_CHUNK_LETTERS]
+        if not chunks:
+            return []
+        vectors = self.backend.embed([c.text for c in chunks], kind="query")
+        lang = getattr(analysis.language, "lang", None)
+        original = analysis.normalized.original
+        signals = []
+        for position, (chunk, vector) in enumerate(zip(chunks, vectors)):
+            source = original[chunk.start : chunk.end]
+            meta: dict[str, Any] = {
+                "chunk": position, "chunks": len(chunks), "start": chunk.start, "end": chunk.end,
+                "lang": lang, "model": self.backend.model_id,
+                "numbers": sorted(numbers(source)), "names": sorted(name_keys(source)),
+                "text": source[:200],
+            }
+            signals.append(Signal(NAME, encode_vector(vector), meta=meta))
+        return signals
+
+    def _language_identifier(self):
+        if self._langid is None:
+            self._langid = LanguageIdentifier.from_settings(self._settings)
+        return self._langid
+
+    # -- comparing -----------------------------------------------------------------------
+    def compare(self, a: Signal, b: Signal) -> float:
+        return float(decode_vector(a.value) @ decode_vector(b.value))
+
+    def examples(self) -> list[Signal]:
+        rng = np.random.default_rng(384)
+        out = []
+        for position in range(3):
+            v = rng.standard_normal(384).astype(np.float32)
+            out.append(Signal(NAME, encode_vector(v / np.linalg.norm(v)),
+                              meta={"chunk": position, "chunks": 3, "model": "example"}))
+        return out
+
+    def brute_force_index(self) -> SignalIndex:
+        return BruteForceIndex(self.compare, "score")
+
+    def fast_index(self) -> SignalIndex | None:
+        return TextVectorIndex(self.backend.dim)
+
+    # -- deciding -------------------------------------------------------------------------
+    def match(self, queries: Sequence[Signal], index: SignalIndex, threshold: float,
+              lookup: BankSignalLookup) -> list[Candidate]:
+        queries = [q for q in queries if q.type == NAME]
+        if not queries or len(index) == 0:
+            return []
+        query_vectors = np.vstack([decode_vector(q.value) for q in queries])
+        query_info = [_chunk_info(q, n, len(queries)) for n, q in enumerate(queries)]
+        resolved_cache: dict[int, tuple[int, Signal]] = {}
+
+        def resolve(ids: list[int]) -> dict[int, tuple[int, ChunkInfo]]:
+            resolved_cache.update(lookup(ids))
+            return {i: (item, _chunk_info(sig, 0, 1)) for i, (item, sig) in resolved_cache.items() if i in set(ids)}
+
+        if isinstance(index, VectorIndex):
+            search, vectors = index.search, index.vectors
+        else:  # any SignalIndex (the brute-force reference): same answers, slower
+            search = _generic_search(index)
+            vectors = lambda ids: np.vstack([decode_vector(resolved_cache[i][1].value) for i in ids])  # noqa: E731
+        config = self.config if threshold == self.config.threshold else _with_threshold(self.config, threshold)
+        candidates = []
+        for decision in match_document(query_vectors, query_info, search, vectors, resolve, config):
+            if decision.score < threshold:
+                continue
+            candidates.append(Candidate(
+                signal_ids=tuple(sorted({p.bank_signal_id for p in decision.pairs})),
+                score=round(decision.score, 4),
+                evidence={"bank_item_id": decision.bank_item_id, **decision.evidence()},
+            ))
+        return candidates
+
+
+def _with_threshold(config: DecisionConfig, threshold: float) -> DecisionConfig:
+    from dataclasses import replace
+
+    return replace(config, threshold=threshold)
+
+
+def _chunk_info(signal: Signal, default_position: int, default_count: int) -> ChunkInfo:
+    m = signal.meta or {}
+    return ChunkInfo(
+        position=int(m.get("chunk", default_position)), n_chunks=int(m.get("chunks", default_count)),
+        start=m.get("start"), end=m.get("end"), lang=m.get("lang"),
+        numbers=frozenset(m.get("numbers", ())), names=frozenset(m.get("names", ())), text=m.get("text"),
+    )
+
+
+def _generic_search(index: SignalIndex):
+    def search(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = np.full((len(vectors), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(vectors), k), -1, dtype=np.int64)
+        for r, v in enumerate(vectors):
+            hits = sorted(index.query(Signal(NAME, encode_vector(v)), -1.0), key=lambda h: -(h.score or 0))[:k]
+            for c, hit in enumerate(hits):
+                scores[r, c], ids[r, c] = hit.score, hit.signal_id
+        return scores, ids
+
+    return search
+
+
+def create(settings: Settings) -> TextXlingType:
+    return TextXlingType(settings)

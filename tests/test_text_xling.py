@@ -1,0 +1,148 @@
+"""text_xling end to end on FLORES-200 (Arabic bank, Russian/Uzbek queries) and NTREX news."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossmatch.settings import Settings
+from crossmatch.signals.base import Content, ContentError, InvalidSignal, Signal
+from crossmatch.signals.registry import SignalRegistry
+from crossmatch.signals.text_xling import TextVectorIndex, create, decode_vector, encode_vector
+
+EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
+FLORES = EVALDATA / "flores200-devtest"
+NTREX = EVALDATA / "ntrex128"
+pytestmark = pytest.mark.skipif(not FLORES.is_dir(), reason=f"evaluation data not found at {EVALDATA}")
+
+
+def flores_docs(lang: str, n: int) -> list[str]:
+    lines = (FLORES / f"{lang}.devtest").read_text(encoding="utf-8").splitlines()
+    urls = [r.split("\t")[0] for r in (FLORES / "metadata_devtest.tsv").read_text().splitlines()[1:]]
+    docs: dict[str, list[str]] = {}
+    for url, line in zip(urls, lines):
+        docs.setdefault(url, []).append(line)
+    return [" ".join(d) for d in list(docs.values())[:n]]
+
+
+@pytest.fixture(scope="module")
+def xling(tmp_path_factory):
+    return create(Settings.load(home=tmp_path_factory.mktemp("home"), workers=2))
+
+
+@pytest.fixture(scope="module")
+def bank(xling):
+    """Eight Arabic FLORES documents; signal ids are 100 * item + chunk."""
+    signals: dict[int, tuple[int, Signal]] = {}
+    for item, text in enumerate(flores_docs("arb_Arab", 8)):
+        for s in xling.hash(Content(f"bank-{item}", "text", text=text)):
+            signals[100 * item + s.meta["chunk"]] = (item, s)
+    index = xling.fast_index()
+    index.add((i, s) for i, (_, s) in signals.items())
+    return signals, index
+
+
+def lookup_for(signals):
+    return lambda ids: {i: signals[i] for i in ids if i in signals}
+
+
+def test_value_round_trip_and_validation(xling):
+    v = np.random.default_rng(1).standard_normal(384).astype(np.float32)
+    v /= np.linalg.norm(v)
+    value = encode_vector(v)
+    assert xling.validate(value) == value
+    assert np.allclose(decode_vector(value), v, atol=1e-3)
+    with pytest.raises(InvalidSignal, match="not base64"):
+        xling.validate("not base64!")
+    with pytest.raises(InvalidSignal, match="norm"):
+        xling.validate(encode_vector(2 * v))
+    with pytest.raises(InvalidSignal, match="bytes"):
+        xling.validate("AA==")  # one byte is not a float16 vector
+
+
+def test_registered_as_an_entry_point():
+    registry = SignalRegistry.from_entry_points(Settings.load(), only=["text_xling"])
+    assert registry.get("text_xling").metric == "score"
+
+
+def test_hash_gives_one_signal_per_sentence_with_spans_into_the_original(xling):
+    text = "Президент прибыл в Москву 12 мая. Встреча продлилась 3 часа!  Итоги не объявлены."
+    signals = xling.hash(Content("post", "text", text=text))
+    assert len(signals) == 3
+    assert [s.meta["chunk"] for s in signals] == [0, 1, 2] and all(s.meta["chunks"] == 3 for s in signals)
+    assert text[signals[1].meta["start"] : signals[1].meta["end"]] == "Встреча продлилась 3 часа!"
+    assert signals[0].meta["numbers"] == ["12"] and signals[0].meta["lang"] == "ru"
+    assert signals[0].meta["model"] == xling.backend.model_id
+    assert xling.compare(signals[0], signals[0]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_images_are_hashed_from_ocr_text_in_the_deep_pass_only(xling):
+    image = Content("img", "image", data=b"\x89PNG", derived={"ocr": [{"text": "Встреча продлилась 3 часа."}, {"text": "Итоги не объявлены."}]})
+    assert xling.hash(image) == []
+    deep = xling.hash_deep(image)
+    assert len(deep) == 2 and deep[0].meta["numbers"] == ["3"]
+
+
+def test_oversized_text_is_refused_naming_the_item(tmp_path):
+    small = create(Settings.load(home=tmp_path, text={"max_chars": 50}))
+    with pytest.raises(ContentError, match="long-post"):
+        small.hash(Content("long-post", "text", text="слово " * 100))
+
+
+def test_a_translation_matches_its_bank_item_with_aligned_evidence(xling, bank):
+    signals, index = bank
+    query = flores_docs("rus_Cyrl", 8)[3]
+    queries = xling.hash(Content("q", "text", text=query))
+    found = xling.match(queries, index, xling.default_threshold, lookup_for(signals))
+    assert [c.evidence["bank_item_id"] for c in found] == [3]
+    evidence = found[0].evidence
+    pairs = evidence["aligned"]
+    assert len(pairs) >= 2 and evidence["bank_coverage"] >= 0.5
+    # a monotonic alignment, with spans that point at the query text
+    assert [p["bank_chunk"] for p in pairs] == sorted(p["bank_chunk"] for p in pairs)
+    for p in pairs:
+        assert query[p["query_start"] : p["query_end"]].startswith(p["query_text"][:20])
+        assert p["score"] >= xling.config.pair_margin and -1 <= p["cosine"] <= 1
+    assert set(found[0].signal_ids) <= {i for i, (item, _) in signals.items() if item == 3}
+
+
+def test_brute_force_index_gives_the_same_decision(xling, bank):
+    signals, index = bank
+    brute = xling.brute_force_index()
+    brute.add((i, s) for i, (_, s) in signals.items())
+    queries = xling.hash(Content("q", "text", text=flores_docs("uzn_Latn", 8)[5]))
+    fast = xling.match(queries, index, xling.default_threshold, lookup_for(signals))
+    slow = xling.match(queries, brute, xling.default_threshold, lookup_for(signals))
+    assert [(c.signal_ids, c.score) for c in fast] == [(c.signal_ids, c.score) for c in slow]
+    assert [c.evidence["bank_item_id"] for c in fast] == [5]
+
+
+def test_an_excerpt_inside_unrelated_news_is_found(xling, bank):
+    signals, index = bank
+    sentences = (FLORES / "rus_Cyrl.devtest").read_text(encoding="utf-8").splitlines()
+    news = (NTREX / "newstest2019-ref.rus.txt").read_text(encoding="utf-8").splitlines()[:12]
+    # FLORES lines 0-4 are document 0; quote its 2nd and 3rd sentences.
+    post = " ".join(news[:6] + sentences[1:3] + news[6:12])
+    found = xling.match(xling.hash(Content("post", "text", text=post)), index, xling.default_threshold, lookup_for(signals))
+    assert [c.evidence["bank_item_id"] for c in found] == [0]
+    assert {p["bank_chunk"] for p in found[0].evidence["aligned"]} >= {1, 2}
+
+
+def test_news_on_other_subjects_does_not_match(xling, bank):
+    signals, index = bank
+    news = (NTREX / "newstest2019-ref.rus.txt").read_text(encoding="utf-8").splitlines()
+    for start in (0, 40, 1632):  # 1632: a report on a terror trial (a hard negative)
+        post = " ".join(news[start : start + 8])
+        assert xling.match(xling.hash(Content("n", "text", text=post)), index, xling.default_threshold, lookup_for(signals)) == []
+
+
+def test_snapshot_reloads_with_its_decoder(xling, bank, tmp_path):
+    signals, index = bank
+    index.save(tmp_path / "text_xling.index")
+    loaded = TextVectorIndex.load(tmp_path / "text_xling.index")
+    assert len(loaded) == len(index)
+    first = next(iter(signals.values()))[1]
+    loaded.add([(99999, first)])  # the decoder survived the round trip
+    assert 99999 in loaded
