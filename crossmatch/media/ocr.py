@@ -89,24 +89,29 @@ def ocr_image(img: Image.Image, settings: OcrSettings, item: str = "image",
 
 
 def bright_text_mask(img: Image.Image) -> Image.Image | None:
-    """White or yellow pixels as black on white, or None when they cannot be caption text."""
+    """Light caption glyphs as black on white, or None when the image has none.
+
+    Subtitles and meme text are white or yellow with a dark outline or on a dark
+    bar; light texture in the picture (sky, carpet, fabric) is not outlined.  So
+    a light component is kept as a glyph when most of it lies next to dark pixels.
+    """
+    import cv2  # opencv-python-headless, the 'media' extra
+
     hsv = np.asarray(img.convert("HSV"), dtype=np.int16)
     hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     bright = (val > 200) & ((sat < 60) | ((hue > 25) & (hue < 45)))  # white, or yellow (PIL hue 0-255)
     share = float(bright.mean())
-    if not 0.003 < share < 0.25:  # no light text, or a light background (a poster: pass one reads it)
+    if not 0.002 < share < 0.6:
         return None
-    import cv2  # opencv-python-headless, the 'media' extra
-
-    # Light texture in the picture (carpet, sky) leaves speckle that tesseract reads as letters:
-    # keep only components of glyph size.
+    near_dark = cv2.dilate((val < 70).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=8)
+    touching = np.bincount(labels[bright & near_dark], minlength=count) / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
     h, w = bright.shape
-    area, height = stats[:, cv2.CC_STAT_AREA], stats[:, cv2.CC_STAT_HEIGHT]
-    keep = (area >= max(12, int(3e-5 * h * w))) & (height <= 0.2 * h)
+    keep = (touching > 0.5) & (stats[:, cv2.CC_STAT_AREA] >= max(12, int(3e-5 * h * w)))
+    keep &= stats[:, cv2.CC_STAT_HEIGHT] <= 0.2 * h  # glyph-sized, not a light region of the picture
     keep[0] = False  # background label
     glyphs = keep[labels]
-    if glyphs.mean() < 0.002:
+    if glyphs.mean() < 0.001:
         return None
     return Image.fromarray(np.where(glyphs, 0, 255).astype(np.uint8))
 
