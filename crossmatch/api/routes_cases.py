@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from crossmatch.api.errors import ERROR_RESPONSES
+from crossmatch.api.schemas import Offset, RowId
 from crossmatch.auth import require_role
 from crossmatch.review.schemas import DecideIn, case_json, decision_json
 from crossmatch.review.service import ReviewService
@@ -30,8 +31,8 @@ def list_cases(
     status: str | None = Query("pending", description="pending (open+escalated), decided, open, escalated, confirmed, rejected"),
     bank: str | None = None,
     sort: str = Query("age", description="age | severity | score | bank"),
-    limit: int = 50,
-    offset: int = 0,
+    limit: int = Query(50, ge=1, le=500),
+    offset: Offset = 0,
     principal=Depends(require_role(*REVIEW)),
 ) -> dict[str, Any]:
     cases = _review(request).list_cases(status=status or None, bank=bank, sort=sort, limit=limit, offset=offset)
@@ -39,22 +40,22 @@ def list_cases(
 
 
 @router.get("/{case_id}")
-def get_case(case_id: int, request: Request, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
+def get_case(case_id: RowId, request: Request, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
     return case_json(_review(request).get_case(case_id), full=True)
 
 
 @router.post("/{case_id}/claim")
-def claim(case_id: int, request: Request, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
+def claim(case_id: RowId, request: Request, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
     return case_json(_review(request).claim(case_id, principal.name), full=True)
 
 
 @router.post("/{case_id}/release")
-def release(case_id: int, request: Request, force: bool = False, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
+def release(case_id: RowId, request: Request, force: bool = False, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
     _review(request).release(case_id, principal.name, force=force and principal.role == "admin")
     return case_json(_review(request).get_case(case_id))
 
 
 @router.post("/{case_id}/decision")
-def decide(case_id: int, body: DecideIn, request: Request, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
+def decide(case_id: RowId, body: DecideIn, request: Request, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
     row = _review(request).decide(case_id, principal.name, body.decision, body.note, body.add_to_allow_bank)
     return decision_json(row)
