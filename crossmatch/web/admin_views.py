@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from crossmatch.api.schemas import RowId
 from crossmatch.web.routing import PageRoute
 from crossmatch.web.security import check_csrf, need_user, render
 
@@ -57,7 +58,7 @@ def dead_letters(request: Request) -> Response:
 
 
 @router.post("/dead-letters/{action_id}/retry")
-def retry(request: Request, action_id: int, csrf: str = Form("")) -> Response:
+def retry(request: Request, action_id: RowId, csrf: str = Form("")) -> Response:
     user = need_user(request, "admin")
     check_csrf(request, csrf)
     request.app.state.actions.retry(action_id)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from crossmatch.api.schemas import RowId
 from crossmatch.errors import Conflict
 from crossmatch.review.media import blurred, media_dir
 from crossmatch.review.service import SORTS, ReviewService, aware, utcnow
@@ -101,7 +102,7 @@ def preferences(request: Request, csrf: str = Form(""), reveal_media: str = Form
 
 # -- case view ----------------------------------------------------------------
 @router.get("/cases/{case_id}")
-def case_page(request: Request, case_id: int, sort: str = "age") -> Response:
+def case_page(request: Request, case_id: RowId, sort: str = "age") -> Response:
     user = need_user(request, *REVIEW)
     review = _review(request)
     case = review.get_case(case_id)
@@ -134,7 +135,7 @@ def _render_case(request: Request, user: dict, case, held_by: str | None, sort: 
 
 
 @router.post("/cases/{case_id}/decide")
-def decide(request: Request, case_id: int, csrf: str = Form(""), decision: str = Form(""), note: str = Form(""),
+def decide(request: Request, case_id: RowId, csrf: str = Form(""), decision: str = Form(""), note: str = Form(""),
            allow_bank: str = Form(""), sort: str = Form("age")) -> Response:
     user = need_user(request, *REVIEW)
     check_csrf(request, csrf)
@@ -153,7 +154,7 @@ def decide(request: Request, case_id: int, csrf: str = Form(""), decision: str =
 
 
 @router.post("/cases/{case_id}/release")
-def release(request: Request, case_id: int, csrf: str = Form("")) -> Response:
+def release(request: Request, case_id: RowId, csrf: str = Form("")) -> Response:
     user = need_user(request, *REVIEW)
     check_csrf(request, csrf)
     _review(request).release(case_id, user["name"], force=user["role"] == "admin")
@@ -173,7 +174,7 @@ def _image(request: Request, user: dict, path: Path, clear: bool, target: str) -
 
 
 @router.get("/cases/{case_id}/media")
-def case_media(request: Request, case_id: int, clear: int = 0) -> Response:
+def case_media(request: Request, case_id: RowId, clear: int = 0) -> Response:
     user = need_user(request, *REVIEW)
     path = _review(request).media_file(case_id)
     if path is None:
@@ -191,7 +192,7 @@ def _bank_media(home: Path, item: BankItem) -> Path | None:
 
 
 @router.get("/bank-items/{item_id}/media")
-def bank_item_media(request: Request, item_id: int, clear: int = 0) -> Response:
+def bank_item_media(request: Request, item_id: RowId, clear: int = 0) -> Response:
     user = need_user(request, "reviewer", "curator")
     ctx = request.app.state.ctx
     with ctx.sessions() as session:
