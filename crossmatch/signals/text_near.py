@@ -77,13 +77,13 @@ class TextNear:
     name = NAME
     content_kinds = frozenset({"text", "image", "video"})
     metric = "score"
-    default_threshold = 0.5  # estimated Jaccard; chosen on FLORES documents, see eval/results/text_near.md
-    max_threshold = 0.3  # the loosest threshold the LSH answers without scanning
+    default_threshold = 0.3  # estimated Jaccard; chosen on FLORES documents, see eval/results/text_near.md
 
     def __init__(self, settings: TextNearSettings, max_chars: int, langid: LanguageIdentifier) -> None:
         self._settings = settings
         self._max_chars = max_chars
         self._langid = langid
+        self.max_threshold = settings.lsh_threshold  # the loosest threshold the LSH answers without scanning
 
     def validate(self, value: str) -> str:
         values = decode(value)
