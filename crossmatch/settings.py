@@ -72,7 +72,7 @@ class TextNearSettings(BaseModel):
     # Language-id backend for text analysis ("auto" = chosen by eval/langid.py); MinHash/LSH for text_near.
     langid_backend: str = "auto"
     num_perm: int = 128
-    lsh_threshold: float = 0.3
+    lsh_threshold: float = 0.1
     min_shingles: int = 3
 
 
