@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  reviewer: {demo.username}  password: {demo.password}")
     else:
         print(f"  reviewer: {demo.username} (already existed; password unchanged)")
-    print(f"  {len(demo.case_ids)} cases waiting in the queue; banks: {', '.join(demo.banks)}")
+    print(f"  {len(demo.case_ids)} cases waiting in the queue; banks: {', '.join(demo.banks)}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
