@@ -15,6 +15,7 @@ Arabic diacritics) while keeping the original for display and evidence:
 from __future__ import annotations
 
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -247,8 +248,13 @@ def normalize(text: str) -> NormalizedText:
         raise TypeError(f"normalize() needs str, got {type(text).__name__}")
     features, urls, emojis = _features(text)
     gaps = [(start, end, " ") for start, end in features]
-    inside = {k for start, end in features for k in range(start, end)}
-    gaps += [(k, k + 1, "") for k in spacing_separators(text) if k not in inside]
+    starts = [start for start, _ in features]  # sorted, non-overlapping
+
+    def in_feature(k: int) -> bool:
+        i = bisect_right(starts, k) - 1
+        return i >= 0 and k < features[i][1]
+
+    gaps += [(k, k + 1, "") for k in spacing_separators(text) if not in_feature(k)]
     chars, srcs = _fold_unicode(text, sorted(gaps))
     _fold_lookalikes(chars)
     chars, srcs = _apply(chars, srcs, _UZBEK_APOSTROPHE, lambda m, i, ch: "\u02bb")
