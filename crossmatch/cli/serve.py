@@ -71,7 +71,9 @@ def serve(
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     err_console.print(f"crossmatch serving on http://{host}:{port} (API docs at /docs), data in {settings.home}")
     uvicorn.run("crossmatch.cli.serve:app_factory", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, timeout_graceful_shutdown=10)
+                log_level=log_level, timeout_graceful_shutdown=10,
+                # Workers import numpy, faiss and friends and may load big indices: the 5 s default kills them.
+                timeout_worker_healthcheck=120)
 
 
 # -- tokens ----------------------------------------------------------------------
