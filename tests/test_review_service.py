@@ -238,3 +238,29 @@ def test_video_case_keeps_a_contact_sheet(tmp_path: Path) -> None:
         assert path is not None, service.get_case(case_id).warnings
         with Image.open(path) as sheet:
             assert sheet.width >= 2 * 240  # several frames side by side
+
+
+def test_concurrent_claims_have_one_winner(rctx: Context, review: ReviewService) -> None:
+    import threading
+
+    case_id = _scan_case(rctx, review, _image_bank(rctx))
+    names = [f"reviewer-{i}" for i in range(6)]
+    barrier = threading.Barrier(len(names))
+    won: list[str] = []
+    lost: list[str] = []
+
+    def take(name: str) -> None:
+        barrier.wait()
+        try:
+            review.claim(case_id, name)
+            won.append(name)
+        except Conflict:
+            lost.append(name)
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(won) == 1 and len(lost) == len(names) - 1
+    assert review.get_case(case_id).claimed_by == won[0]
