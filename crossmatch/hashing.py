@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 from crossmatch.items import ItemError
 from crossmatch.settings import Settings
-from crossmatch.signals.base import Content, ContentError, DeepHasher, Signal
+from crossmatch.signals.base import BankHasher, Content, ContentError, DeepHasher, Signal
 from crossmatch.signals.registry import SignalRegistry
 
 
@@ -30,8 +30,13 @@ class Hashed:
     error: str | None = None
 
 
-def hash_content(registry: SignalRegistry, content: Content, deep: bool = False) -> Hashed:
-    """Run every signal type that applies to the content (``hash_deep`` too when ``deep``)."""
+def hash_content(registry: SignalRegistry, content: Content, deep: bool = False, for_bank: bool = False) -> Hashed:
+    """Run every signal type that applies to the content.
+
+    ``deep`` runs only the costly second pass (``hash_deep``); ``for_bank`` adds
+    the extra signals a bank item keeps (``hash_bank_extras``) and drops
+    query-only variants.
+    """
     result = Hashed(content.item, content.kind)
     errors: list[str] = []
     for signal_type in registry:
@@ -42,6 +47,10 @@ def hash_content(registry: SignalRegistry, content: Content, deep: bool = False)
                 signals = signal_type.hash_deep(content)
             elif content.kind in signal_type.content_kinds:
                 signals = signal_type.hash(content)
+                if for_bank:
+                    signals = [s for s in signals if not s.meta.get("query_only")]
+                    if isinstance(signal_type, BankHasher):
+                        signals += signal_type.hash_bank_extras(content)
             else:
                 continue
         except ContentError as exc:
@@ -74,10 +83,10 @@ def _init_worker(settings_json: str, type_names: list[str]) -> None:
     _worker_registry = SignalRegistry.from_entry_points(settings, only=type_names)
 
 
-def _hash_in_worker(content: Content) -> Hashed:
+def _hash_in_worker(content: Content, for_bank: bool) -> Hashed:
     assert _worker_registry is not None
     content.derived.clear()
-    return hash_content(_worker_registry, content)
+    return hash_content(_worker_registry, content, for_bank=for_bank)
 
 
 class BatchHasher:
@@ -87,16 +96,19 @@ class BatchHasher:
     place, so output order always equals input order.
     """
 
-    def __init__(self, settings: Settings, registry: SignalRegistry, workers: int | None = None, in_flight: int = 64) -> None:
+    def __init__(
+        self, settings: Settings, registry: SignalRegistry, workers: int | None = None, in_flight: int = 64, for_bank: bool = False
+    ) -> None:
         self._settings = settings
         self._registry = registry
+        self._for_bank = for_bank
         self._workers = workers if workers is not None else settings.workers
         self._in_flight = max(in_flight, 2 * self._workers)
 
     def map(self, entries: Iterable[Content | ItemError]) -> Iterator[tuple[Content | ItemError, Hashed | None]]:
         if self._workers <= 1:
             for entry in entries:
-                yield entry, None if isinstance(entry, ItemError) else hash_content(self._registry, entry)
+                yield entry, None if isinstance(entry, ItemError) else hash_content(self._registry, entry, for_bank=self._for_bank)
             return
         with ProcessPoolExecutor(
             self._workers, initializer=_init_worker, initargs=(self._settings.model_dump_json(), self._registry.names())
@@ -104,7 +116,7 @@ class BatchHasher:
             pending: deque[tuple[Content | ItemError, Future | None]] = deque()
 
             def submit(entry: Content | ItemError) -> None:
-                future = None if isinstance(entry, ItemError) else pool.submit(_hash_in_worker, entry)
+                future = None if isinstance(entry, ItemError) else pool.submit(_hash_in_worker, entry, self._for_bank)
                 pending.append((entry, future))
 
             source = iter(entries)

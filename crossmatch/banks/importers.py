@@ -87,12 +87,11 @@ def _hashed_items(
     report: ImportReport,
     source: str | None,
 ) -> Iterator[ItemUpsert]:
-    for content, hashed in BatchHasher(settings, registry).map(entries):
+    for content, hashed in BatchHasher(settings, registry, for_bank=True).map(entries):
         if isinstance(content, ItemError):
             report.errors.append(content)
             continue
-        # Bank items keep only what a query is compared against, never query-only variants.
-        signals = [s for s in hashed.signals if not s.meta.get("query_only")]
+        signals = hashed.signals
         if hashed.error and not signals:
             report.errors.append(ItemError(content.item, hashed.error))
             continue

@@ -129,13 +129,15 @@ def _print_result(result: ScanResult) -> None:
 
 
 def _why(evidence: dict) -> str:
+    """A one-line reason for people; the full evidence is in --json."""
     meta = evidence.get("query_meta") or {}
     parts = []
     if meta.get("variant") and meta["variant"] != "original":
-        parts.append(f"variant {meta['variant']}")
+        detail = meta.get("region") or meta.get("band")
+        parts.append(f"{meta['variant']}{f' ({detail})' if detail else ''}")
     if meta.get("box"):
-        parts.append(f"region {meta['box']}")
+        parts.append(f"box {meta['box']}")
     for key in ("summary", "coverage", "query_range", "bank_range"):
         if key in evidence:
             parts.append(f"{key} {evidence[key]}")
-    return ", ".join(parts) or "exact/near copy"
+    return ", ".join(parts) or "same picture"

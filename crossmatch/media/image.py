@@ -115,3 +115,38 @@ def content_box(
     left = run(cols_left, int(w * max_trim))
     right = run(cols_right[::-1], int(w * max_trim))
     return (left, top, w - right, h - bottom)
+
+
+def caption_band_boxes(
+    img: Image.Image, background_share: float = 0.6, tolerance: float = 24.0, min_band: float = 0.05, max_band: float = 0.45
+) -> list[tuple[str, tuple[int, int, int, int]]]:
+    """Boxes left after removing a meme-style caption band at the top, the bottom, or both.
+
+    A caption band is a run of full-width rows mostly of one background colour
+    (the text covers the rest), unlike :func:`content_box`'s perfectly flat bars.
+    A picture whose own edge is plain looks like a band too, so each side is
+    offered alone as well as together; bands thinner than ``min_band`` are kept.
+    """
+    grey = np.asarray(img.convert("L"), dtype=np.float32)
+    h, w = grey.shape
+    if h < 16 or w < 16:
+        return []
+
+    def band(rows: np.ndarray) -> int:
+        background = float(np.median(rows[0]))
+        share = (np.abs(rows - background) < tolerance).mean(axis=1)
+        n = 0
+        limit = int(h * max_band)
+        while n < limit and share[n] >= background_share:
+            n += 1
+        return n if n >= min_band * h else 0
+
+    top, bottom = band(grey), band(grey[::-1])
+    boxes = {"top": (0, top, w, h), "bottom": (0, 0, w, h - bottom), "both": (0, top, w, h - bottom)}
+    seen: set[tuple[int, int, int, int]] = {(0, 0, w, h)}
+    out = []
+    for name, box in boxes.items():
+        if box not in seen and box[3] - box[1] > h // 4:
+            seen.add(box)
+            out.append((name, box))
+    return out

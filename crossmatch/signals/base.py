@@ -179,6 +179,17 @@ class DeepHasher(Protocol):
 
 
 @runtime_checkable
+class BankHasher(Protocol):
+    """Optional extra signals stored with a bank item but never computed for a query.
+
+    Example: centre crops of a bank image, so a cropped upload matches in the
+    cheap pass without the query paying for crops of itself.
+    """
+
+    def hash_bank_extras(self, content: Content) -> list[Signal]: ...
+
+
+@runtime_checkable
 class Extractor(Protocol):
     """Adds derived content (e.g. ``content.derived["ocr"]``) before the deep pass."""
 

@@ -9,7 +9,7 @@ with a clear error by :mod:`crossmatch.media.image`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -17,8 +17,8 @@ import pdqhash
 from PIL import Image
 
 from crossmatch.index.brute import BruteForceIndex
-from crossmatch.media.image import content_box, downscale, open_image
-from crossmatch.settings import ImageSettings, Settings
+from crossmatch.media.image import caption_band_boxes, content_box, downscale, open_image
+from crossmatch.settings import ImageSettings, RegionSettings, Settings
 from crossmatch.signals.base import Candidate, Content, InvalidSignal, Signal, SignalIndex, match_each
 
 # Order of pdqhash.compute_dihedral's eight hashes (the PDQ reference implementation's order).
@@ -67,6 +67,7 @@ def decoded_image(content: Content, settings: ImageSettings) -> Image.Image:
 @dataclass(frozen=True)
 class PdqType:
     settings: ImageSettings
+    regions: RegionSettings = field(default_factory=RegionSettings)
     name: str = "pdq"
     content_kinds: frozenset[str] = frozenset({"image"})
     metric: str = "distance"
@@ -106,6 +107,30 @@ class PdqType:
             signals.append(Signal(self.name, v_value, v_quality, {"variant": name, "query_only": True}))
         return signals
 
+    def hash_deep(self, content: Content) -> list[Signal]:
+        """Region crops of the query (the picture inside a screenshot or under a caption band,
+        windows that miss an overlay), matched against the bank's whole-image hashes."""
+        if content.kind != "image" or content.data is None:
+            return []
+        img = decoded_image(content, self.settings)
+        signals = []
+        for side, (left, top, right, bottom) in caption_band_boxes(img):
+            value, quality = pdq_hash(img.crop((left, top, right, bottom)))
+            if quality >= self.min_quality:
+                meta = {"variant": "caption-removed", "band": side, "box": [left, top, right - left, bottom - top]}
+                signals.append(Signal(self.name, value, quality, meta))
+        return signals + self._regions(content, "query")
+
+    def hash_bank_extras(self, content: Content) -> list[Signal]:
+        """Centre crops and windows of a bank image, so a cropped or overlaid upload
+        matches in the cheap pass."""
+        return self._regions(content, "bank")
+
+    def _regions(self, content: Content, side: str) -> list[Signal]:
+        from crossmatch.media.regions import region_signals  # OpenCV-free, but only needed here
+
+        return region_signals(decoded_image(content, self.settings), self.regions, side=side, min_quality=self.min_quality)
+
     def compare(self, a: Signal, b: Signal) -> float:
         return float(hamming(a.value, b.value))
 
@@ -139,4 +164,4 @@ class PdqType:
 
 
 def create(settings: Settings) -> PdqType:
-    return PdqType(settings.image)
+    return PdqType(settings.image, settings.regions)
