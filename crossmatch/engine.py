@@ -95,6 +95,10 @@ class Engine:
     def hash(self, content: Content) -> Hashed:
         return hash_content(self.registry, content)
 
+    def hash_for_bank(self, content: Content) -> Hashed:
+        """Signals to store for a bank item: no query-only variants, plus bank-only extras."""
+        return hash_content(self.registry, content, for_bank=True)
+
     # -- scan ------------------------------------------------------------
     def scan(self, content: Content, deep: bool | None = None) -> ScanResult:
         return self._finish(content, self.hash(content), deep)
