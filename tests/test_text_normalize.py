@@ -18,6 +18,7 @@ FLORES = EVALDATA / "flores200-devtest"
 
 def test_nfkc_casefold_and_fancy_fonts():
     assert normalize("𝐁𝐨𝐥𝐝 ⓒⓘⓡⓒⓛⓔ ＦＵＬＬ Straße").text == "bold circle full strasse"
+    assert normalize("ꜱᴍᴀʟʟ ᴄᴀᴘɪᴛᴀʟꜱ").text == "small capitals"  # folded by their Unicode names
 
 
 def test_invisible_and_bidi_characters_are_removed():

@@ -96,6 +96,9 @@ def letter_variant(ch: str) -> bool:
     return VARIANT_LETTERS.match(ch) is not None
 
 
+_SMALL_CAPITAL = regex.compile(r"(LATIN|GREEK|CYRILLIC) LETTER SMALL CAPITAL (\w+)")
+
+
 @lru_cache(maxsize=65536)
 def lookalike(ch: str, script: str) -> str | None:
     """A lower-case character of ``script`` that looks like ``ch``, or None.
@@ -103,6 +106,14 @@ def lookalike(ch: str, script: str) -> str | None:
     Looks one hop and then two hops through the confusables relation (the data
     links e.g. Latin alpha "ɑ" to "a", and "a" to Cyrillic "а").
     """
+    # Small capitals are mostly missing from confusables.txt; their Unicode names
+    # ("LATIN LETTER SMALL CAPITAL E") say which plain letter they are.
+    small_capital = _SMALL_CAPITAL.fullmatch(unicodedata.name(ch, ""))
+    if small_capital and small_capital.group(1) == script:
+        try:
+            return unicodedata.lookup(f"{script} SMALL LETTER {small_capital.group(2)}")
+        except KeyError:
+            pass
     table = _confusable_table()
 
     def pick(candidates: list[str]) -> str | None:
