@@ -21,7 +21,8 @@ from crossmatch.banks.schemas import BankSpec
 from crossmatch.banks.service import ItemUpsert
 from crossmatch.errors import Conflict
 from crossmatch.review.media import make_preview, media_dir
-from crossmatch.review.service import ReviewService, utcnow
+from crossmatch.review.models import utcnow
+from crossmatch.review.service import ReviewService
 from crossmatch.signals.base import Content
 from crossmatch.store.models import BankItem
 

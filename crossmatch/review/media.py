@@ -7,14 +7,19 @@ never receives clear pixels unless the reviewer asks to reveal them.
 from __future__ import annotations
 
 import io
+from datetime import datetime
 import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from crossmatch.errors import InvalidInput
+from crossmatch.review.models import Case
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, ContentError
+from crossmatch.store.models import BankItem
 
 PREVIEW_SIDE = 480  # downscaled: enough to judge, small enough to keep
 
@@ -77,3 +82,20 @@ def blurred(path: Path) -> bytes:
         out = io.BytesIO()
         grey.filter(ImageFilter.GaussianBlur(radius)).save(out, "JPEG", quality=70)
         return out.getvalue()
+
+
+def purge_expired(sessions: sessionmaker, home: Path, now: datetime) -> int:
+    """Delete kept previews (cases, and bank items in the review media folder) past their expiry."""
+    with sessions.begin() as session:
+        cases = list(session.scalars(select(Case).where(Case.media_path.is_not(None), Case.media_expires_at <= now)))
+        for case in cases:
+            Path(case.media_path).unlink(missing_ok=True)
+            case.media_path, case.media_expires_at = None, None
+        # Bank-item previews kept in the review media folder (e.g. by the demo) expire the same way.
+        folder = str(media_dir(home))
+        items = list(session.scalars(select(BankItem).where(
+            BankItem.media_path.startswith(folder), BankItem.media_expires_at <= now)))
+        for item in items:
+            Path(item.media_path).unlink(missing_ok=True)
+            item.media_path, item.media_expires_at = None, None
+        return len(cases) + len(items)

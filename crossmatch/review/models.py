@@ -7,14 +7,19 @@ it is one conditional UPDATE: two reviewers can never both win.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crossmatch.store.db import Base
-from crossmatch.store.models import BigId, utcnow
+from crossmatch.store.models import BigId, utcnow  # noqa: F401  (utcnow: used by review code)
+
+def aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
 
 OPEN_STATUSES = ("open", "escalated")
 FINAL_STATUSES = ("confirmed", "rejected")

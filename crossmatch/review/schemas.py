@@ -6,8 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from crossmatch.review.models import Case, CaseMatch, Decision
-from crossmatch.review.service import aware
+from crossmatch.review.models import Case, CaseMatch, Decision, aware
 
 DecisionName = Literal["confirm", "reject", "escalate"]
 
@@ -58,3 +57,20 @@ def case_json(case: Case, full: bool = False) -> dict[str, Any]:
         out["warnings"] = list(case.warnings or [])
         out["signal_types"] = sorted({s.get("type", "") for s in case.signals or []})
     return out
+
+
+def decision_payload(case: Case, decision: str, note: str, allow_bank: str | None) -> dict[str, Any]:
+    """What audit records and the decision webhook carry about a decided case."""
+    return {
+        "case_id": case.id, "decision": decision, "note": note, "item": case.item, "kind": case.kind,
+        # The action log keys submissions by number; other ids travel as submission_ref only.
+        "submission_id": int(case.submission_id) if (case.submission_id or "").isdigit() else None,
+        "submission_ref": case.submission_id, "source": case.source, "severity": case.severity,
+        "added_to_allow_bank": allow_bank,
+        "matches": [
+            {"bank": m.bank, "bank_item": m.bank_item, "signal_type": m.signal_type,
+             **({"distance": m.distance} if m.distance is not None else {}),
+             **({"score": m.score} if m.score is not None else {})}
+            for m in case.matches
+        ],
+    }

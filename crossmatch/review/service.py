@@ -8,7 +8,7 @@ conditional UPDATE so two reviewers can never decide the same case at once.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,11 @@ from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.engine import ScanResult
 from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.review import evidence as ev
-from crossmatch.review.media import make_preview, make_video_preview, media_dir
-from crossmatch.review.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseMatch, Decision, ReviewerPreference
+from crossmatch.review.schemas import decision_payload
+from crossmatch.review.media import make_preview, make_video_preview, media_dir, purge_expired
+from crossmatch.review.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseMatch, Decision, ReviewerPreference, aware, utcnow
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, Signal
-from crossmatch.store.models import BankItem
 
 DECISIONS = {"confirm": "confirmed", "reject": "rejected", "escalate": "escalated"}
 SORTS = {
@@ -34,15 +34,6 @@ SORTS = {
 }
 STATUS_FILTERS = {"pending": OPEN_STATUSES, "decided": FINAL_STATUSES, **{s: (s,) for s in OPEN_STATUSES + FINAL_STATUSES}}
 MAX_SIGNALS = 200  # query signals kept per case (enough for dihedral PDQ, text chunks)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
 class ReviewService:
@@ -224,7 +215,7 @@ class ReviewService:
                     pass  # the bank item was deleted after the case opened
         if add_to_allow_bank:
             self._add_to_allow_bank(case, add_to_allow_bank, user, note)
-        payload = self._payload(case, decision, note, add_to_allow_bank)
+        payload = decision_payload(case, decision, note, add_to_allow_bank)
         if self._audit is not None:
             self._audit.record(user, f"case.{decision}", f"case:{case_id}", payload)
         if self._actions is not None:
@@ -239,22 +230,6 @@ class ReviewService:
             raise InvalidInput(f"case {case.id} kept no signals, so nothing can be added to {bank!r}")
         labels = {"source": "review", "case": case.id, "added_by": user, **({"notes": note} if note else {})}
         self._banks.upsert_items(bank, [ItemUpsert(f"case-{case.id}", signals, labels, case.kind)])
-
-    @staticmethod
-    def _payload(case: Case, decision: str, note: str, allow_bank: str | None) -> dict[str, Any]:
-        return {
-            "case_id": case.id, "decision": decision, "note": note, "item": case.item, "kind": case.kind,
-            # The action log keys submissions by number; other ids travel as submission_ref only.
-            "submission_id": int(case.submission_id) if (case.submission_id or "").isdigit() else None,
-            "submission_ref": case.submission_id, "source": case.source, "severity": case.severity,
-            "added_to_allow_bank": allow_bank,
-            "matches": [
-                {"bank": m.bank, "bank_item": m.bank_item, "signal_type": m.signal_type,
-                 **({"distance": m.distance} if m.distance is not None else {}),
-                 **({"score": m.score} if m.score is not None else {})}
-                for m in case.matches
-            ],
-        }
 
     # -- preferences and retention --------------------------------------------
     def reveal_by_default(self, user: str) -> bool:
@@ -272,20 +247,7 @@ class ReviewService:
 
     def purge_expired_media(self, now: datetime | None = None) -> int:
         """Delete kept previews past media_expires_at; returns how many were removed."""
-        now = now or utcnow()
-        with self._sessions.begin() as session:
-            cases = list(session.scalars(select(Case).where(Case.media_path.is_not(None), Case.media_expires_at <= now)))
-            for case in cases:
-                Path(case.media_path).unlink(missing_ok=True)
-                case.media_path, case.media_expires_at = None, None
-            # Bank-item previews kept in the review media folder (e.g. by the demo) expire the same way.
-            folder = str(media_dir(self._settings.home))
-            items = list(session.scalars(select(BankItem).where(
-                BankItem.media_path.startswith(folder), BankItem.media_expires_at <= now)))
-            for item in items:
-                Path(item.media_path).unlink(missing_ok=True)
-                item.media_path, item.media_expires_at = None, None
-            return len(cases) + len(items)
+        return purge_expired(self._sessions, self._settings.home, now or utcnow())
 
     def delete_case(self, case_id: int) -> None:
         with self._sessions.begin() as session:

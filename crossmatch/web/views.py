@@ -16,7 +16,8 @@ from sqlalchemy import select
 from crossmatch.api.schemas import RowId
 from crossmatch.errors import Conflict
 from crossmatch.review.media import blurred, media_dir
-from crossmatch.review.service import SORTS, ReviewService, aware, utcnow
+from crossmatch.review.models import aware, utcnow
+from crossmatch.review.service import SORTS, ReviewService
 from crossmatch.store.models import BankItem
 from crossmatch.web.routing import PageRoute, safe_next, static_file
 from crossmatch.web.security import SESSION_USER, check_csrf, csrf_token, current_user, need_user, render
