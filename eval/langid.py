@@ -59,13 +59,13 @@ NOTES = [
 ]
 
 
-def sets(evaldata: Path, limit: int) -> list[tuple[str, str, Path, set[str], slice]]:
+def sets(evaldata: Path, limit: int, flores_limit: int | None) -> list[tuple[str, str, Path, set[str], slice]]:
     """(set name, label, file, accepted codes, lines to use)."""
     out = []
     for code, accepted in FLORES.items():
         path = evaldata / "flores200-devtest" / f"{code}.devtest"
-        out.append(("FLORES-200 devtest, odd lines (report)", code, path, accepted, slice(1, None, 2)))
-        out.append(("FLORES-200 devtest, even lines (choose)", code, path, accepted, slice(0, None, 2)))
+        out.append(("FLORES-200 devtest, odd lines (report)", code, path, accepted, slice(1, None if flores_limit is None else 2 * flores_limit, 2)))
+        out.append(("FLORES-200 devtest, even lines (choose)", code, path, accepted, slice(0, None if flores_limit is None else 2 * flores_limit, 2)))
     for name, accepted in NTREX.items():
         out.append(("NTREX-128 (report)", name, evaldata / "ntrex128" / f"newstest2019-{name}.txt", accepted, slice(0, limit)))
     for code, accepted in TATOEBA.items():
@@ -74,12 +74,12 @@ def sets(evaldata: Path, limit: int) -> list[tuple[str, str, Path, set[str], sli
     return [s for s in out if s[2].exists()]
 
 
-def measure(evaldata: Path, limit: int):
+def measure(evaldata: Path, limit: int, flores_limit: int | None = None):
     ids = {b: LanguageIdentifier(b) for b in BACKENDS}
     results: dict = defaultdict(lambda: [0, 0])  # (set, label, backend, length) -> [correct, total]
     seconds: dict = defaultdict(float)
     calls = 0
-    for set_name, label, path, accepted, lines in sets(evaldata, limit):
+    for set_name, label, path, accepted, lines in sets(evaldata, limit, flores_limit):
         for line in path.read_text("utf-8").splitlines()[lines]:
             full = normalize(line).text
             for length, text in (("full", full), ("short", full[:SHORT])):
@@ -121,10 +121,11 @@ def main() -> None:
     parser.add_argument("--evaldata", type=Path, default=ROOT.parent / "shared" / "evaldata")
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "langid.md")
     parser.add_argument("--limit", type=int, default=500, help="lines per NTREX / Tatoeba file")
+    parser.add_argument("--flores-limit", type=int, default=None, help="lines per FLORES split (default: all 506)")
     args = parser.parse_args()
     if not (args.evaldata / "flores200-devtest").exists():
         sys.exit(f"FLORES-200 devtest not found under {args.evaldata}")
-    results, per_call = measure(args.evaldata, args.limit)
+    results, per_call = measure(args.evaldata, args.limit, args.flores_limit)
     accepted_of = {**FLORES, **NTREX, **TATOEBA}
     set_names = list(dict.fromkeys(k[0] for k in results))
     out = [

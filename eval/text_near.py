@@ -92,12 +92,12 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
-def choose(evaldata: Path, schemes: list[str]) -> tuple[list[str], dict]:
+def choose(evaldata: Path, schemes: list[str], max_docs: int | None = None) -> tuple[list[str], dict]:
     """Per scheme: recall at the threshold just above the highest negative score."""
     rng = random.Random(0)
     scores: dict = defaultdict(lambda: {"pos": defaultdict(list), "neg_max": 0.0})
     for code in FLORES_LANGS:
-        docs = flores_docs(evaldata, code)
+        docs = flores_docs(evaldata, code)[:max_docs]
         edited = {level: [edit(d, rng, level) for d in docs] for level in ("light", "medium", "heavy")}
         for scheme in schemes:
             originals = [shingle_set(" ".join(d), scheme) for d in docs]
@@ -125,14 +125,14 @@ def _signal_values(near, text: str) -> np.ndarray:
     return decode(near.hash(Content(item="x", kind="text", text=text))[0].value)
 
 
-def choose_threshold(evaldata: Path) -> tuple[list[str], float]:
+def choose_threshold(evaldata: Path, max_docs: int | None = None) -> tuple[list[str], float]:
     """Recall and negatives of the real signal (MinHash estimates) per threshold on FLORES."""
     near = create(Settings())
     rng = random.Random(0)
     positives: dict = defaultdict(list)
     negatives: list[float] = []
     for code in FLORES_LANGS:
-        docs = flores_docs(evaldata, code)
+        docs = flores_docs(evaldata, code)[:max_docs]
         bank = np.stack([_signal_values(near, " ".join(d)) for d in docs])
         for level in ("light", "medium", "heavy"):
             for i, d in enumerate(docs):
@@ -141,7 +141,7 @@ def choose_threshold(evaldata: Path) -> tuple[list[str], float]:
                 if level == "medium":
                     negatives.extend(float(x) for j, x in enumerate(scores) if j != i)
     worst = max(negatives)
-    chosen = min(t for t in GRID if t >= worst + MARGIN)
+    chosen = min((t for t in GRID if t >= worst + MARGIN), default=GRID[-1])
     lines = ["| threshold | recall light / medium / heavy | negative pairs at or above |", "|---|---|---|"]
     for t in GRID:
         recall = " / ".join(f"{100 * sum(v >= t for v in positives[lv]) / len(positives[lv]):.1f}" for lv in ("light", "medium", "heavy"))
@@ -150,14 +150,14 @@ def choose_threshold(evaldata: Path) -> tuple[list[str], float]:
     return lines, chosen
 
 
-def report(evaldata: Path, threshold: float) -> list[str]:
+def report(evaldata: Path, threshold: float, max_docs: int | None = None) -> list[str]:
     near = create(Settings())
     rng = random.Random(1)
     lines = ["| NTREX file | passages | recall light / medium / heavy | false matches (edited medium vs other passages) | highest negative above threshold |",
              "|---|---|---|---|---|"]
     lsh_misses = 0
     for code, name in NTREX_LANGS.items():
-        docs = ntrex_docs(evaldata, name)
+        docs = ntrex_docs(evaldata, name)[:max_docs]
         index, brute = near.fast_index(), near.brute_force_index()
         entries = [(i, near.hash(Content(item=f"d{i}", kind="text", text=" ".join(d)))[0]) for i, d in enumerate(docs)]
         index.add(entries)
@@ -185,10 +185,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaldata", type=Path, default=ROOT.parent / "shared" / "evaldata")
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "text_near.md")
+    parser.add_argument("--docs", type=int, default=None, help="documents per language (default: all; for smoke runs)")
     args = parser.parse_args()
     schemes = ["char3", "char4", "char5", "char7", "word1", "word2", "word3"]
-    choose_lines, _ = choose(args.evaldata, schemes)
-    threshold_lines, chosen = choose_threshold(args.evaldata)
+    choose_lines, _ = choose(args.evaldata, schemes, args.docs)
+    threshold_lines, chosen = choose_threshold(args.evaldata, args.docs)
     threshold = create(Settings()).default_threshold
     if threshold != chosen:
         print(f"note: text_near.default_threshold is {threshold}, this run chose {chosen}", file=sys.stderr)
@@ -213,7 +214,7 @@ def main() -> None:
         "",
         f"## Reporting split: NTREX-128 5-sentence passages; the real signal (MinHash 128, LSH index), threshold {threshold}",
         "",
-        *report(args.evaldata, threshold),
+        *report(args.evaldata, threshold, args.docs),
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -63,3 +63,17 @@ def test_fasttext_lite_model_is_bundled_and_never_downloaded(monkeypatch):
     monkeypatch.setattr(infer, "download", refuse)
     guess = LanguageIdentifier("fasttext").detect("Бүгін ауа райы өте жақсы, біз саябаққа барамыз.")
     assert guess.lang == "kk"
+
+
+@pytest.mark.skipif(not FLORES.exists(), reason=f"FLORES-200 not found at {FLORES}")
+def test_eval_script_smoke(tmp_path):
+    # eval/langid.py on 3 lines per file: it runs and writes a table per data set.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "langid.md"
+    subprocess.run([sys.executable, str(root / "eval" / "langid.py"), "--limit", "3", "--flores-limit", "3", "--out", str(out)],
+                   check=True, capture_output=True, timeout=600)
+    report = out.read_text("utf-8")
+    assert report.count("**all (micro)**") >= 3 and "| rus_Cyrl | ru | 3 |" in report

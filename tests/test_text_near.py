@@ -121,3 +121,17 @@ def test_ocr_text_is_hashed_in_the_deep_pass_only(near):
     assert signal.meta["source"] == "ocr"
     assert near.compare(signal, _hash(near, text)[0]) >= 0.8
     assert near.hash_deep(Content(item="t", kind="text", text=text)) == []
+
+
+@needs_flores
+def test_eval_script_smoke(tmp_path):
+    # eval/text_near.py on 12 documents per language: it runs and writes both splits' tables.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "text_near.md"
+    subprocess.run([sys.executable, str(root / "eval" / "text_near.py"), "--docs", "12", "--out", str(out)],
+                   check=True, capture_output=True, timeout=600)
+    report = out.read_text("utf-8")
+    assert "| char5 |" in report and "| 0.3" in report and "| src.eng | 12 |" in report

@@ -152,3 +152,17 @@ def test_augly_homoglyphs_in_english_mostly_fold():
     keyed = _same_word_share(pairs, lambda t: skeleton(normalize(t).text))
     assert raw < normalised < keyed
     assert keyed > 0.75
+
+
+@pytest.mark.skipif(not MAPPINGS.exists(), reason=f"AugLy evasion mappings not found at {MAPPINGS}")
+def test_eval_script_smoke(tmp_path):
+    # eval/text_normalize.py on 5 sentences per language: it runs and writes the table.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "text_normalize.md"
+    subprocess.run([sys.executable, str(root / "eval" / "text_normalize.py"), "--lines", "5", "--out", str(out)],
+                   check=True, capture_output=True, timeout=600)
+    report = out.read_text("utf-8")
+    assert "| rus_Cyrl | insert_zero_width_chars | 0.0 | 100.0 | 100.0 | 1.000 |" in report
