@@ -39,14 +39,25 @@ def test_hash_matches_python_threatexchange_format(pdq):
     assert value == ref_value and quality == ref_quality
 
 
-@pytest.mark.parametrize("edit", ["flipped", "rotated"])
-def test_dihedral_finds_flips_and_rotations(pdq, edit):
-    original = make_poster(7)
-    edited = EDITS[edit](original)
+@pytest.mark.parametrize(
+    "edit, variant",
+    [
+        (lambda i: i.rotate(90, expand=True), "rotated_90_counterclockwise"),
+        (lambda i: i.rotate(-90, expand=True), "rotated_90_clockwise"),
+        (lambda i: i.rotate(180), "rotated_180"),
+        (EDITS["flipped"], "mirrored"),
+        (lambda i: i.transpose(Image.Transpose.FLIP_TOP_BOTTOM), "flipped_upside_down"),
+        (lambda i: i.transpose(Image.Transpose.TRANSPOSE), "transposed"),
+        (lambda i: i.transpose(Image.Transpose.TRANSVERSE), "transversed"),
+    ],
+)
+def test_dihedral_finds_flips_and_rotations_and_names_them(pdq, edit, variant):
+    original = make_poster(1003)
+    edited = edit(original)
     plain = hamming(_signals(pdq, original)[0].value, _signals(pdq, edited)[0].value)
-    distance, variant = _best(pdq, original, edited)
+    distance, found = _best(pdq, original, edited)
     assert plain > 31, "the plain hash should miss this edit, or the test proves nothing"
-    assert distance <= 31 and variant != "original"
+    assert distance <= 31 and found == variant
 
 
 def test_dihedral_can_be_switched_off():

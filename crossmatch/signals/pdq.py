@@ -21,8 +21,19 @@ from crossmatch.media.image import caption_band_boxes, content_box, downscale, o
 from crossmatch.settings import ImageSettings, RegionSettings, Settings
 from crossmatch.signals.base import Candidate, Content, InvalidSignal, Signal, SignalIndex, match_each
 
-# Order of pdqhash.compute_dihedral's eight hashes (the PDQ reference implementation's order).
-DIHEDRAL_VARIANTS = ("original", "rotate90", "rotate180", "rotate270", "flip_x", "flip_y", "flip_plus1", "flip_minus1")
+# pdqhash.compute_dihedral's eight hashes in the reference order (rotate90, ..., flipX, flipY,
+# flipPlus1, flipMinus1), named here by what the *upload* is relative to the bank picture,
+# which is what a reviewer wants to read (checked in tests/test_pdq_images.py).
+DIHEDRAL_VARIANTS = (
+    "original",
+    "rotated_90_clockwise",
+    "rotated_180",
+    "rotated_90_counterclockwise",
+    "flipped_upside_down",
+    "mirrored",
+    "transposed",
+    "transversed",
+)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
