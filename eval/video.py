@@ -108,13 +108,29 @@ def reuploads(videos: Path, names: list[str], settings: Settings) -> tuple[list[
 
 
 def excerpt(videos: Path, names: list[str], settings: Settings, tmp: Path) -> dict:
-    """Concatenate sample videos into one long bank video; query a re-encoded 20 s excerpt from its middle."""
-    parts = [n for n in names if n != "test-padded-dimensions.mp4"]
+    """One ~3-minute bank video of distinct content; query a re-encoded 20 s excerpt from its middle.
+
+    Distinct content: the three originals, each also mirrored, flipped, both, and turned 90 degrees
+    (PDQ is not flip-invariant, so each copy is new footage to it); the other variants are left out
+    because they are the same footage and would rightly match too.
+    """
+    parts = [BANK[g] for g in ("chair", "pattern", "doorknob")]
+    transforms = ["null", "hflip", "vflip", "hflip,vflip", "transpose=1"]
     inputs = sum((["-i", str(videos / n)] for n in parts), [])
-    scale = "".join(f"[{i}:v]scale=480:360,setsar=1,fps=30[v{i}];" for i in range(len(parts)))
-    concat = "".join(f"[v{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1:a=0[out]"
+    chains, labels = [], []
+    for t_i, tf in enumerate(transforms):
+        for p_i in range(len(parts)):
+            label = f"v{t_i}_{p_i}"
+            chains.append(f"[{p_i}:v]{tf},scale=480:360,setsar=1,fps=30[{label}]")
+            labels.append(f"[{label}]")
+    # each input feeds several chains: split it first
+    splits = [f"[{p_i}:v]split={len(transforms)}" + "".join(f"[s{p_i}_{t}]" for t in range(len(transforms)))
+              for p_i in range(len(parts))]
+    chains = [c.replace(f"[{c[1]}:v]", f"[s{c[1]}_{t_i}]", 1) for t_i in range(len(transforms))
+              for c in chains[t_i * len(parts):(t_i + 1) * len(parts)]]
+    graph = ";".join(splits + chains) + ";" + "".join(labels) + f"concat=n={len(labels)}:v=1:a=0[out]"
     long_video, clip = tmp / "long.mp4", tmp / "clip.mp4"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, "-filter_complex", scale + concat,
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, "-filter_complex", graph,
                     "-map", "[out]", "-preset", "veryfast", str(long_video)], check=True)
     start = 40.0
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-ss", str(start), "-t", "20", "-i", str(long_video),
