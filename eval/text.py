@@ -194,11 +194,11 @@ def warm(data: Path, embed: CachedEmbedder) -> None:
         return [normalize(texts[i]).text for d in ndocs for i in d]
     def tatoeba_pair(lang: str) -> list[str]:
         return [normalize(t).text for side in (lang, "eng") for t in lines(data / "laser-tatoeba" / f"tatoeba.{lang}-eng.{side}")]
-    jobs = [("flores", "arb_Arab"), ("ntrex", "rus")]
+    jobs = [("flores", "arb_Arab"), ("flores", "rus_Cyrl"), ("ntrex", "rus"), ("flores", "kaz_Cyrl"), ("ntrex", "kaz"),
+            ("flores", "uzn_Latn"), ("ntrex", "uzb"), ("flores", "tgk_Cyrl"), ("ntrex", "tgk-Cyrl"), ("flores", "arz_Arab"),
+            ("tatoeba", "ara"), ("tatoeba", "rus")]
     for flang, nlang in QUERY_LANGS.items():
         jobs += [("flores", flang)] + ([("ntrex", nlang)] if nlang else [])
-        if flang == "tgk_Cyrl":
-            jobs += [("tatoeba", "ara"), ("tatoeba", "rus")]
     jobs += [("tatoeba", lang) for lang in TATOEBA_LANGS[2:]]
     for kind, lang in jobs:
         embed({"flores": flores, "ntrex": ntrex, "tatoeba": tatoeba_pair}[kind](lang))
@@ -254,19 +254,17 @@ def excerpt_queries(data: Path, embed: CachedEmbedder, split: str, smoke: bool, 
     if smoke:
         fdocs = fdocs[:12]
     rng = random.Random(7)
-    langs = ["rus_Cyrl"] if smoke else [k for k, v in QUERY_LANGS.items() if v]
-    for flang in langs:
+    for flang in ["rus_Cyrl"] if smoke else ["rus_Cyrl", "kaz_Cyrl", "uzn_Latn", "tgk_Cyrl"]:
         texts = lines(data / "flores200-devtest" / f"{flang}.devtest")
         ntexts = lines(data / "ntrex128" / f"newstest2019-ref.{QUERY_LANGS[flang]}.txt")
         picks = [d for d, rows in enumerate(fdocs) if in_bank(d) and split_of(d) == split and len(rows) >= 3]
         for d in rng.sample(picks, min(per_lang if not smoke else 2, len(picks))):
             start = rng.randrange(len(fdocs[d]) - 1)
             quote = [texts[fdocs[d][start]], texts[fdocs[d][start + 1]]]
-            filler, need = [], 10 * sum(map(len, quote))
-            for line in ndocs[rng.randrange(len(ndocs))] * 3:
-                if sum(map(len, filler)) >= need:
-                    break
-                filler.append(ntexts[line])
+            filler, need, doc = [], 10 * sum(map(len, quote)), rng.randrange(len(ndocs))
+            while sum(map(len, filler)) < need:  # leads of consecutive articles
+                filler += [ntexts[line] for line in ndocs[doc % len(ndocs)]]
+                doc += 1
             cut = len(filler) // 2
             doc = filler[:cut] + quote + filler[cut:]
             yield split, "positive", flang, d, embed([normalize(t).text for t in doc]), chunk_infos(doc, flang)
@@ -279,6 +277,8 @@ def disguise(text: str, how: str, maps: dict, rng: random.Random) -> str:
         table = maps["letter_unicode_mapping"]
         return "".join(rng.choice(table[ch.lower()]) if ch.lower() in table and rng.random() < 0.3 else ch for ch in text)
     font = maps["fun_fonts"][rng.choice(sorted(maps["fun_fonts"]))]
+    if isinstance(font, str):  # a combining mark after every letter (underline, strike-through...)
+        return "".join(ch + font if ch.isalpha() else ch for ch in text)
     return "".join(font.get(ch, ch) for ch in text)
 
 
@@ -288,7 +288,7 @@ def disguised_queries(data: Path, embed: CachedEmbedder, split: str, how: str, s
     maps = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in mapdir.glob("*.json")}
     rng = random.Random(11)
     fdocs = flores_documents(data)[:12] if smoke else flores_documents(data)
-    for flang in (["uzn_Latn"] if smoke else ["uzn_Latn", "tuk_Latn", "azj_Latn"]):
+    for flang in ["uzn_Latn"]:  # one language: each disguise not undone exactly costs new embeddings
         texts = lines(data / "flores200-devtest" / f"{flang}.devtest")
         for d, rows in enumerate(fdocs):
             if in_bank(d) and split_of(d) == split:
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_tatoeba:
         out += ["## Tatoeba top-1 accuracy (closed set, textual, xx->eng / eng->xx)\n",
                 "| lang | n | cosine | ratio margin k=4 | published peers |", "|---|---|---|---|---|"]
-        for r in tatoeba(args.data, embed, TATOEBA_LANGS[:1] if args.smoke else TATOEBA_LANGS, 20 if args.smoke else None):
+        for r in tatoeba(args.data, embed, TATOEBA_LANGS[:1] if args.smoke else TATOEBA_LANGS, 12 if args.smoke else None):
             out.append(f"| {r['lang']} | {r['n']} | {r['cos'][0]:.1f} / {r['cos'][1]:.1f} | {r['margin'][0]:.1f} / {r['margin'][1]:.1f} | {PEERS.get(r['lang'], '')} |")
     bank = load_bank(args.data, embed, args.smoke)
     queries = list(document_queries(args.data, embed, args.smoke))
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     tests = {"two sentences inside 10x unrelated news": list(excerpt_queries(args.data, embed, "report", args.smoke))}
     for how in ("zero-width", "homoglyph", "fun-font"):
         tests[f"disguised: {how}"] = list(disguised_queries(args.data, embed, "report", how, args.smoke))
-    tests["clean (same Latin-script positives)"] = [q for q in queries if q[0] == "report" and q[1] == "positive" and q[2] in ("uzn_Latn", "tuk_Latn", "azj_Latn")]
+    tests["clean (same Latin-script positives)"] = [q for q in queries if q[0] == "report" and q[1] == "positive" and q[2] == "uzn_Latn"]
     for name, qs in tests.items():
         out.append(f"| {name} | {evaluate(bank, qs, config, 'report')['recall_all']:.1f}% (n={len(qs)}) |")
     print("\n".join(out))

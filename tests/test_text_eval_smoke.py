@@ -1,0 +1,45 @@
+"""Smoke runs of eval/text.py and bench/text_match.py on tiny subsets of the public data."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EVALDATA = ROOT.parent / "shared" / "evaldata"
+pytestmark = pytest.mark.skipif(not EVALDATA.is_dir(), reason=f"evaluation data not found at {EVALDATA}")
+
+
+def load(path: str):
+    spec = importlib.util.spec_from_file_location(Path(path).stem + "_under_test", ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_eval_smoke_reports_every_table(capsys, tmp_path):
+    assert load("eval/text.py").main(["--smoke", "--cache", str(tmp_path / "emb")]) == 0
+    out = capsys.readouterr().out
+    for heading in ("## Tatoeba", "## FLORES-200 documents", "## Ablation", "## Excerpts and disguises"):
+        assert heading in out
+    # Twelve Russian translations of Arabic bank documents are found, the news leads are not.
+    rows = dict(re.findall(r"^\| (tune|report) \| (.+) \|$", out, re.M))
+    assert set(rows) == {"tune", "report"}
+    for row in rows.values():
+        recall, false, wrong = [c.strip() for c in row.split("|")]
+        assert recall == "100.0%" and false.startswith("0/") and wrong == "0"
+    assert re.search(r"two sentences inside 10x unrelated news \| 100.0% \(n=2\)", out)
+    # the shards written for the run are read back on a second run (no re-embedding)
+    assert list((tmp_path / "emb").rglob("*.npy"))
+
+
+def test_bench_smoke_prints_a_table(capsys):
+    assert load("bench/text_match.py").main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    row = [line for line in out.splitlines() if line.startswith("| 2,000 |")]
+    assert len(row) == 1
+    cells = [c.strip() for c in row[0].strip("|").split("|")]
+    assert cells[1] == "exact numpy" and float(cells[2]) > 0 and float(cells[4]) > 0
