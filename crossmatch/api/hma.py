@@ -10,6 +10,7 @@ Deviations are listed in docs/exchange.md (no URL fetching, enabled ratio).
 
 from __future__ import annotations
 
+import inspect
 import json
 import random
 import time
@@ -37,10 +38,11 @@ RATIO = "hma_enabled_ratio"  # kept in bank options; crossmatch itself only know
 def _auth(*roles: str) -> Callable[..., Any]:
     check = require_role(*roles)
 
-    def dependency(request: Request) -> Any:
+    async def dependency(request: Request) -> Any:
         if request.app.state.settings.exchange.hma_anonymous:
             return None
-        return check(request, None)
+        principal = check(request, None)  # the role check reads the header itself; ``None`` fills its OpenAPI slot
+        return await principal if inspect.isawaitable(principal) else principal
 
     return Depends(dependency)
 
