@@ -25,7 +25,7 @@ from crossmatch.exchange.models import Exchange, ExchangeItem
 from crossmatch.items import ItemError
 from crossmatch.signals.base import InvalidSignal, Signal
 from crossmatch.signals.registry import RegistryError, SignalRegistry
-from crossmatch.store.models import BankItem, SignalRow
+from crossmatch.store.models import BankItem, SignalRow, utcnow
 
 log = logging.getLogger(__name__)
 UPSERT_BATCH = 500
@@ -225,17 +225,18 @@ class Syncer:
         keys = list(entries)
         for start in range(0, len(keys), 900):
             chunk = keys[start : start + 900]
-            existing = {row.source_key: row for row in session.scalars(select(ExchangeItem).where(
-                ExchangeItem.exchange_id == exchange_id, ExchangeItem.source_key.in_(chunk)))}
-            new_rows = []
+            existing = dict(session.execute(select(ExchangeItem.source_key, ExchangeItem.id).where(
+                ExchangeItem.exchange_id == exchange_id, ExchangeItem.source_key.in_(chunk))).all())
+            new_rows, changed = [], []
             for key in chunk:
                 external_id, labels = entries[key]
-                row = existing.get(key)
-                if row is None:
-                    new_rows.append({"exchange_id": exchange_id, "source_key": key, "external_id": external_id,
-                                     "labels": labels, "deleted": False, "last_seen_run": run})
+                values = {"external_id": external_id, "labels": labels, "deleted": False, "last_seen_run": run}
+                if key in existing:
+                    changed.append({"id": existing[key], **values, "updated_at": utcnow()})
                 else:
-                    row.external_id, row.labels, row.deleted, row.last_seen_run = external_id, labels, False, run
+                    new_rows.append({"exchange_id": exchange_id, "source_key": key, **values})
+            if changed:  # bulk UPDATE by primary key, no ORM objects loaded
+                session.execute(update(ExchangeItem), changed)
             if new_rows:
                 session.execute(insert(ExchangeItem), new_rows)
 
