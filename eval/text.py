@@ -303,7 +303,9 @@ ABLATIONS = {
     "no length-ratio veto": {"length_ratio": 0.0},
     "no order check (greedy one-to-one pairs)": {"monotonic": False},
     "a lone pair counts in full": {"lone_pair_weight": 1.0},
-    "all checks off": {"number_veto": False, "length_ratio": 0.0, "monotonic": False, "lone_pair_weight": 1.0},
+    "no coverage boost": {"coverage_weight": 0.0},
+    "all checks off": {"number_veto": False, "length_ratio": 0.0, "monotonic": False, "lone_pair_weight": 1.0,
+                       "coverage_weight": 0.0},
 }
 
 
@@ -319,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny subset: a check that the pipeline runs")
     parser.add_argument("--skip-tatoeba", action="store_true")
     parser.add_argument("--warm", action="store_true", help="only fill the embedding cache, in priority order")
+    parser.add_argument("--langs", default=",".join(QUERY_LANGS), help="FLORES query languages for the document test")
+    parser.add_argument("--tatoeba-langs", default=",".join(TATOEBA_LANGS))
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"evaluation data folder {args.data} does not exist")
@@ -331,10 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_tatoeba:
         out += ["## Tatoeba top-1 accuracy (closed set, textual, xx->eng / eng->xx)\n",
                 "| lang | n | cosine | ratio margin k=4 | published peers |", "|---|---|---|---|---|"]
-        for r in tatoeba(args.data, embed, TATOEBA_LANGS[:1] if args.smoke else TATOEBA_LANGS, 12 if args.smoke else None):
+        for r in tatoeba(args.data, embed, TATOEBA_LANGS[:1] if args.smoke else args.tatoeba_langs.split(","), 12 if args.smoke else None):
             out.append(f"| {r['lang']} | {r['n']} | {r['cos'][0]:.1f} / {r['cos'][1]:.1f} | {r['margin'][0]:.1f} / {r['margin'][1]:.1f} | {PEERS.get(r['lang'], '')} |")
     bank = load_bank(args.data, embed, args.smoke)
-    queries = list(document_queries(args.data, embed, args.smoke))
+    queries = list(document_queries(args.data, embed, args.smoke, args.langs.split(",")))
     out += ["\n## FLORES-200 documents vs an arb_Arab bank, NTREX-128 news as negatives\n",
             "| split | recall | false matches (negatives) | positives matched to a wrong item |", "|---|---|---|---|"]
     results = {}
