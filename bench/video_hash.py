@@ -7,6 +7,8 @@ Rows, all in the same run on the same videos:
                            128x128, bar trimming, decoding in a limited child process), one video at a time
   crossmatch 2 workers     the same, two videos at once (one child each), as a batch scan runs on 2 cores
 
+Methods are interleaved per video so that load from other jobs falls on all of them alike.
+
     .venv/bin/python bench/video_hash.py [--data ../shared/evaldata] [--smoke]
 """
 
@@ -45,14 +47,22 @@ def smoke_videos(tmp: Path) -> list[Path]:
     return [path]
 
 
-def run(label: str, videos: list[Path], fn, workers: int = 1) -> dict:
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        durations = list(pool.map(fn, videos))
-    wall = time.perf_counter() - t0
-    total = sum(durations)
-    return {"method": label, "videos": len(videos), "video_s": round(total, 1), "wall_s": round(wall, 2),
-            "video_s_per_wall_s": round(total / wall, 2)}
+def interleaved(methods: dict, videos: list[Path]) -> list[dict]:
+    """Every method on each video in turn, so load from other jobs drifts over all methods alike.
+
+    A ``(fn, workers)`` method with 2 workers hashes the video pair (this one, the next) at once.
+    """
+    totals = {label: [0.0, 0.0] for label in methods}  # video seconds, wall seconds
+    for i, path in enumerate(videos):
+        for label, (fn, workers) in methods.items():
+            batch = [path] if workers == 1 else [path, videos[(i + 1) % len(videos)]]
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(workers) as pool:
+                seconds = sum(pool.map(fn, batch))
+            totals[label][0] += seconds
+            totals[label][1] += time.perf_counter() - t0
+    return [{"method": label, "videos": len(videos), "video_s": round(v, 1), "wall_s": round(w, 2),
+             "video_s_per_wall_s": round(v / w, 2)} for label, (v, w) in totals.items()]
 
 
 def main() -> None:
@@ -71,7 +81,7 @@ def main() -> None:
         def ours(path: Path) -> float:
             return hash_video(path, path.name, settings.video).duration_s
 
-        rows = []
+        methods = {}
         try:
             import vpdq
 
@@ -82,12 +92,13 @@ def main() -> None:
                     return float(feats[-1].timestamp) if feats else 0.0
                 return fn
 
-            rows.append(run("vpdq-lib full 1 thread", videos, lib(0)))
-            rows.append(run("vpdq-lib 128 1 thread", videos, lib(128)))
+            methods["vpdq-lib full 1 thread"] = (lib(0), 1)
+            methods["vpdq-lib 128 1 thread"] = (lib(128), 1)
         except ImportError:
-            rows.append({"method": "vpdq-lib", "skipped": "vpdq not installed"})
-        rows.append(run("crossmatch 1 worker", videos, ours))
-        rows.append(run("crossmatch 2 workers", videos, ours, workers=2))
+            pass
+        methods["crossmatch 1 worker"] = (ours, 1)
+        methods["crossmatch 2 workers"] = (ours, 2)
+        rows = interleaved(methods, videos)
     print(json.dumps({"settings": settings.video.model_dump(include={"seconds_per_hash", "frame_size", "trim_bars"}),
                       "rows": rows}, indent=1))
 
