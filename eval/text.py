@@ -205,7 +205,19 @@ def warm(data: Path, embed: CachedEmbedder) -> None:
         print("warmed", kind, lang, flush=True)
 
 
-def load_bank(data: Path, embed: CachedEmbedder, smoke: bool) -> Bank:
+def quantize(vectors: np.ndarray, kind: str) -> np.ndarray:
+    """Round-trip through a storage form: float16 (what text_xling stores) or int8 (per-vector scale)."""
+    if kind == "float32":
+        return vectors
+    if kind == "float16":
+        out = vectors.astype(np.float16).astype(np.float32)
+    else:
+        scale = np.abs(vectors).max(axis=1, keepdims=True) / 127.0
+        out = np.round(vectors / scale).astype(np.int8).astype(np.float32) * scale
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def load_bank(data: Path, embed: CachedEmbedder, smoke: bool, storage: str = "float16") -> Bank:
     fdocs = flores_documents(data)[:12] if smoke else flores_documents(data)
     texts = lines(data / "flores200-devtest" / "arb_Arab.devtest")
     norm = [normalize(t).text for t in texts]
@@ -215,7 +227,7 @@ def load_bank(data: Path, embed: CachedEmbedder, smoke: bool) -> Bank:
         vecs[rows] = embed([norm[i] for i in rows])
     else:
         vecs = embed(norm)
-    return Bank(vecs, texts, fdocs)
+    return Bank(quantize(vecs, storage), texts, fdocs)
 
 
 def evaluate(bank: Bank, queries: list[tuple], config: DecisionConfig, split: str) -> dict:
@@ -338,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in tatoeba(args.data, embed, TATOEBA_LANGS[:1] if args.smoke else args.tatoeba_langs.split(","), 12 if args.smoke else None):
             out.append(f"| {r['lang']} | {r['n']} | {r['cos'][0]:.1f} / {r['cos'][1]:.1f} | {r['margin'][0]:.1f} / {r['margin'][1]:.1f} | {PEERS.get(r['lang'], '')} |")
     bank = load_bank(args.data, embed, args.smoke)
-    queries = list(document_queries(args.data, embed, args.smoke, args.langs.split(",")))
+    as_stored = lambda qs: [(a, b, c, d, quantize(v, "float16"), i) for a, b, c, d, v, i in qs]  # noqa: E731
+    raw_queries = list(document_queries(args.data, embed, args.smoke, args.langs.split(",")))
+    queries = as_stored(raw_queries)
     out += ["\n## FLORES-200 documents vs an arb_Arab bank, NTREX-128 news as negatives\n",
             "| split | recall | false matches (negatives) | positives matched to a wrong item |", "|---|---|---|---|"]
     results = {}
@@ -349,10 +363,16 @@ def main(argv: list[str] | None = None) -> int:
     out += ["\n## Ablation (report split)\n", "| decision | recall | false matches | wrong item |", "|---|---|---|---|"]
     for name, change in ABLATIONS.items():
         out.append(f"| {name} | {fmt(evaluate(bank, queries, replace(config, **change), 'report'))} |")
+    out += ["\n## Vector storage form (report split; bank and queries round-tripped)\n",
+            "| storage | bytes per 384-d chunk | recall | false matches | wrong item |", "|---|---|---|---|---|"]
+    for storage, size in (("float32", 1536), ("float16", 768), ("int8", 388)):
+        qbank = load_bank(args.data, embed, args.smoke, storage)
+        qs = [(a, b, c, d, quantize(v, storage), i) for a, b, c, d, v, i in raw_queries]
+        out.append(f"| {storage} | {size} | {fmt(evaluate(qbank, qs, config, 'report'))} |")
     out += ["\n## Excerpts and disguises (report split)\n", "| test | recall |", "|---|---|"]
-    tests = {"two sentences inside 10x unrelated news": list(excerpt_queries(args.data, embed, "report", args.smoke))}
+    tests = {"two sentences inside 10x unrelated news": as_stored(excerpt_queries(args.data, embed, "report", args.smoke))}
     for how in ("zero-width", "homoglyph", "fun-font"):
-        tests[f"disguised: {how}"] = list(disguised_queries(args.data, embed, "report", how, args.smoke))
+        tests[f"disguised: {how}"] = as_stored(disguised_queries(args.data, embed, "report", how, args.smoke))
     tests["clean (same Latin-script positives)"] = [q for q in queries if q[0] == "report" and q[1] == "positive" and q[2] == "uzn_Latn"]
     for name, qs in tests.items():
         out.append(f"| {name} | {evaluate(bank, qs, config, 'report')['recall_all']:.1f}% (n={len(qs)}) |")
