@@ -178,8 +178,11 @@ class Engine:
             signal_type = self.registry.get(type_name)
             thresholds = {bid: float(b.thresholds.get(type_name, signal_type.default_threshold)) for bid, b in banks.items()}
             loosest = max(thresholds.values()) if signal_type.metric == "distance" else min(thresholds.values())
+            # max_threshold is the loosest value the type's index can answer exactly.
             if signal_type.metric == "distance":
                 loosest = min(loosest, signal_type.max_threshold)
+            else:
+                loosest = max(loosest, signal_type.max_threshold)
             candidates = signal_type.match(queries, self.indexes.index(type_name), loosest, lookup)
             lookup([sid for c in candidates for sid in c.signal_ids])
             matches.extend(self._to_matches(candidates, refs, banks, thresholds, signal_type.metric, type_name))

@@ -57,3 +57,8 @@ def create_md5(settings: Settings) -> CryptoHash:
 
 def create_sha256(settings: Settings) -> CryptoHash:
     return CryptoHash("sha256", hashlib.sha256, 64)
+
+
+def create_sha512(settings: Settings) -> CryptoHash:
+    # Tech Against Terrorism's TCAP shares SHA-512 alongside MD5 and SHA-256.
+    return CryptoHash("sha512", hashlib.sha512, 128)
