@@ -90,6 +90,8 @@ class Engine:
         self.registry = registry
         self.indexes = indexes
         self.extractors = list(extractors)
+        self._banks_cache: dict[int, Bank] | None = None
+        self._banks_checked_at = -1.0
 
     # -- hash ------------------------------------------------------------
     def hash(self, content: Content) -> Hashed:
@@ -123,6 +125,15 @@ class Engine:
         return matches
 
     # -- internals ---------------------------------------------------------
+    def _enabled_banks(self) -> dict[int, Bank]:
+        """Enabled banks, re-read whenever the indices check the store for changes
+        (every call in the CLI; at most once per refresh window in a server)."""
+        self.indexes.refresh()
+        if self._banks_cache is None or self._banks_checked_at != self.indexes.checked_at:
+            self._banks_cache = {bank.id: bank for bank in self.banks.list_banks() if bank.enabled}
+            self._banks_checked_at = self.indexes.checked_at
+        return self._banks_cache
+
     def _finish(self, content: Content, hashed: Hashed, deep: bool | None) -> ScanResult:
         result = ScanResult(content.item, content.kind, list(hashed.signals), warnings=list(hashed.warnings), error=hashed.error)
         result.matches, result.suppressed = self._decide(hashed.signals)
@@ -156,8 +167,7 @@ class Engine:
     def _decide(self, signals: Sequence[Signal]) -> tuple[list[Match], list[Match]]:
         if not signals:
             return [], []
-        self.indexes.refresh()
-        banks = {bank.id: bank for bank in self.banks.list_banks() if bank.enabled}
+        banks = self._enabled_banks()
         if not banks:
             return [], []
         by_type: dict[str, list[Signal]] = {}

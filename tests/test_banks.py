@@ -98,3 +98,17 @@ def test_changes_are_seen_by_another_process(settings):
         assert [m.bank_item for m in server.engine.lookup([Signal("md5", MD5_B)])] == ["two"]
         writer.banks.delete_item("b", "one")
         assert server.engine.lookup([Signal("md5", MD5_A)]) == []
+
+
+def test_a_server_sees_its_own_changes_at_once_and_others_within_its_refresh_window(settings):
+    with open_context(settings, min_refresh_seconds=3600) as server, open_context(settings) as writer:
+        server.banks.create_bank(BankSpec(name="b"))
+        server.banks.upsert_items("b", [_item("one", MD5_A)])
+        assert [m.bank_item for m in server.engine.lookup([Signal("md5", MD5_A)])] == ["one"]
+        writer.banks.upsert_items("b", [_item("two", MD5_B)])
+        assert server.engine.lookup([Signal("md5", MD5_B)]) == []  # not checked yet: the window is an hour
+        server.indexes.refresh(force=True)
+        assert [m.bank_item for m in server.engine.lookup([Signal("md5", MD5_B)])] == ["two"]
+        writer.banks.update_bank("b", enabled=False)
+        server.indexes.refresh(force=True)
+        assert server.engine.lookup([Signal("md5", MD5_B)]) == []

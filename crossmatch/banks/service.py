@@ -7,6 +7,7 @@ so indices in any process can catch up incrementally.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -43,6 +44,18 @@ class SignalRef:
     bank_id: int
 
 
+def _mutates(method):
+    """Mark a BankService method as a change, bumping ``generation`` once it has committed."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        self.generation += 1
+        return result
+
+    return wrapper
+
+
 def _signal_key(signal: Signal) -> tuple[str, str, str]:
     return (signal.type, signal.value, str(sorted((signal.meta or {}).items())))
 
@@ -50,8 +63,13 @@ def _signal_key(signal: Signal) -> tuple[str, str, str]:
 class BankService:
     def __init__(self, sessions: sessionmaker) -> None:
         self._sessions = sessions
+        # Bumped by every change made through this instance, so the same process's
+        # indices and bank cache see its own changes at once (other processes within
+        # the IndexManager's refresh window).
+        self.generation = 0
 
     # -- banks -----------------------------------------------------------
+    @_mutates
     def create_bank(self, spec: BankSpec) -> Bank:
         with self._sessions.begin() as session:
             if session.scalar(select(Bank.id).where(Bank.name == spec.name)) is not None:
@@ -88,6 +106,7 @@ class BankService:
             )
             return {"items": items, "signals": by_type}
 
+    @_mutates
     def update_bank(self, name: str, **changes: Any) -> Bank:
         allowed = {"enabled", "kind", "description", "labels", "thresholds", "options"}
         unknown = set(changes) - allowed
@@ -103,6 +122,7 @@ class BankService:
                 setattr(bank, key, value)
             return bank
 
+    @_mutates
     def delete_bank(self, name: str) -> None:
         with self._sessions.begin() as session:
             bank = session.scalar(select(Bank).where(Bank.name == name))
@@ -115,6 +135,7 @@ class BankService:
             session.delete(bank)
 
     # -- items -----------------------------------------------------------
+    @_mutates
     def upsert_items(self, bank_name: str, items: Sequence[ItemUpsert]) -> list[str]:
         """Add or update items by external id; returns 'added' / 'updated' / 'unchanged' per item.
 
@@ -218,11 +239,13 @@ class BankService:
             signals = list(session.scalars(select(SignalRow).where(SignalRow.item_id == item.id).order_by(SignalRow.id)))
             return item, signals
 
+    @_mutates
     def set_item_enabled(self, bank_name: str, external_id: str, enabled: bool) -> None:
         item, _ = self.get_item(bank_name, external_id)
         with self._sessions.begin() as session:
             session.execute(update(BankItem).where(BankItem.id == item.id).values(enabled=enabled))
 
+    @_mutates
     def delete_item(self, bank_name: str, external_id: str) -> None:
         item, _ = self.get_item(bank_name, external_id)
         with self._sessions.begin() as session:

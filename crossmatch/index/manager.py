@@ -49,8 +49,9 @@ class IndexManager:
         self._dir = index_dir
         self._loaded: dict[str, _Loaded] = {}
         self._min_refresh = min_refresh_seconds
-        self._checked_at = 0.0
+        self.checked_at = 0.0  # monotonic time of the last look at the store
         self._known_seq = -1
+        self._generation = -1
 
     def index(self, signal_type: str) -> SignalIndex:
         """The up-to-date index for a type (loaded on first use)."""
@@ -58,21 +59,27 @@ class IndexManager:
         if loaded is None:
             loaded = self._load(self._registry.get(signal_type))
             self._loaded[signal_type] = loaded
-        self._catch_up(signal_type, loaded)
+            self._catch_up(signal_type, loaded)  # later changes arrive through refresh()
         return loaded.index
 
-    def refresh(self, force: bool = False) -> None:
-        """Apply changes made by any process since the last check."""
+    def refresh(self, force: bool = False) -> bool:
+        """Apply changes made by any process since the last check.
+
+        Returns False when skipped because the last check is younger than
+        ``min_refresh_seconds`` (a server checks at most that often).
+        """
         now = time.monotonic()
-        if not force and now - self._checked_at < self._min_refresh:
-            return
-        self._checked_at = now
+        own_change = self._banks.generation != self._generation
+        if not force and not own_change and now - self.checked_at < self._min_refresh:
+            return False
+        self.checked_at = now
+        self._generation = self._banks.generation
         latest = self._banks.latest_change()
-        if latest == self._known_seq:
-            return
-        self._known_seq = latest
-        for name, loaded in self._loaded.items():
-            self._catch_up(name, loaded, latest)
+        if latest != self._known_seq:
+            self._known_seq = latest
+            for name, loaded in self._loaded.items():
+                self._catch_up(name, loaded, latest)
+        return True
 
     def save(self) -> None:
         """Write snapshots of persistent indices that have unsaved changes."""
