@@ -246,7 +246,7 @@ def markdown(size_reports: list[dict], thresholds: list[int], impls: list[str]) 
                 for kind in kinds:
                     v = r[f"{kind}_qps_{t}"]
                     ratio = f" ({v / base[f'{kind}_qps_{t}']:.1f}x)" if base and impl == "crossmatch" else ""
-                    cells.append(f"{v:,.0f}{ratio}")
+                    cells.append(f"{v:,.0f}{ratio}" if v >= 10 else f"{v:.2g}{ratio}")
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
