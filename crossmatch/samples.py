@@ -113,3 +113,61 @@ def write_text_samples(root: Path) -> tuple[Path, Path]:
         target.write_text(files("crossmatch.data").joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
         out.append(target)
     return out[0], out[1]
+
+
+def _scene_frames(seconds: float, fps: int, size: tuple[int, int], seed: int) -> list:
+    """Frames of a slow pan over smooth random textures, a new scene every 3 s."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    textures = []
+    for _ in range(int(seconds // 3) + 2):
+        small = rng.integers(0, 256, (max(2, h // 6), max(2, w // 2), 3), dtype=np.uint8)
+        textures.append(np.asarray(Image.fromarray(small).resize((w * 3, h), Image.Resampling.BICUBIC)))
+    frames = []
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        texture = textures[int(t // 3)]
+        x = int((t % 3) / 3 * (texture.shape[1] - w))
+        frames.append(np.ascontiguousarray(texture[:, x : x + w]))
+    return frames
+
+
+def _subtitle(frame, text: str):
+    import numpy as np
+
+    img = Image.fromarray(frame)
+    draw = ImageDraw.Draw(img)
+    size = max(10, img.height // 12)
+    draw.text((img.width // 20, img.height - 2 * size), text, fill=(255, 255, 255), font=font(size), stroke_width=2, stroke_fill=(0, 0, 0))
+    return np.asarray(img)
+
+
+def encode_video(frames: list, fps: int) -> bytes:
+    import av  # the 'video' extra
+
+    out_buf = io.BytesIO()
+    with av.open(out_buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return out_buf.getvalue()
+
+
+def write_video_samples(root: Path, fps: int = 10, size: tuple[int, int] = (240, 180)) -> tuple[Path, Path]:
+    """A 45 s 'known' clip, and uploads: a 12 s re-cut excerpt with burnt-in subtitles and an unrelated clip."""
+    known_dir, incoming_dir = root / "known", root / "incoming"
+    known_dir.mkdir(parents=True, exist_ok=True)
+    incoming_dir.mkdir(parents=True, exist_ok=True)
+    frames = _scene_frames(45, fps, size, seed=11)
+    (known_dir / "clip_00.mp4").write_bytes(encode_video(frames, fps))
+    excerpt = [_subtitle(f, "новые субтитры") for f in frames[20 * fps : 32 * fps]]
+    (incoming_dir / "upload_recut_subtitled.mp4").write_bytes(encode_video(excerpt, fps))
+    (incoming_dir / "upload_unrelated.mp4").write_bytes(encode_video(_scene_frames(10, fps, size, seed=99), fps))
+    return known_dir, incoming_dir

@@ -35,7 +35,13 @@ cm bank import known-texts "$CROSSMATCH_HOME/samples/texts/demo_texts_bank.jsonl
 cm scan "$CROSSMATCH_HOME/samples/texts/demo_texts_incoming.jsonl"
 
 echo
-echo "== 6. The review service with a sample queue (synthetic content; previews blurred and greyscale by default)"
+echo "== 6. Video: a 45 s known clip; uploads are a 12 s re-cut excerpt with burnt-in subtitles, and an unrelated clip"
+cm bank create known-videos --label "source=demo"
+cm bank import known-videos "$CROSSMATCH_HOME/samples/videos/known"
+cm scan "$CROSSMATCH_HOME/samples/videos/incoming"
+
+echo
+echo "== 7. The review service with a sample queue (synthetic content; previews blurred and greyscale by default)"
 SERVER_HOME="$CROSSMATCH_HOME/server"
 PORT="${CROSSMATCH_DEMO_PORT:-8000}"
 if [ -t 0 ] && [ -z "${CROSSMATCH_DEMO_NO_SERVE:-}" ]; then

@@ -137,7 +137,8 @@ def _why(evidence: dict) -> str:
         parts.append(f"{meta['variant']}{f' ({detail})' if detail else ''}")
     if meta.get("box"):
         parts.append(f"box {meta['box']}")
-    for key in ("summary", "coverage", "query_range", "bank_range"):
+    for key in ("summary", "coverage", "query_ranges", "bank_ranges", "bank_coverage"):
         if key in evidence:
-            parts.append(f"{key} {evidence[key]}")
+            value = evidence[key]
+            parts.append(f"{key.replace('_', ' ')} {round(value, 2) if isinstance(value, float) else value}")
     return ", ".join(parts) or "same picture"
