@@ -139,7 +139,10 @@ class Engine:
         result.matches, result.suppressed = self._decide(hashed.signals)
         if self._wants_deep(content, result, deep):
             result.deep = True
-            for extractor in self.extractors:
+            # OCR and other extractors are costly: run them only when some block bank wants them
+            # (bank option "ocr", on unless a bank sets it to false).
+            wanted = any(b.options.get("ocr", True) for b in self._enabled_banks().values() if b.kind == "block")
+            for extractor in self.extractors if wanted else ():
                 if content.kind in extractor.kinds:
                     try:
                         extractor.extract(content)
