@@ -120,6 +120,7 @@ class Settings(BaseModel):
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     regions: RegionSettings = Field(default_factory=RegionSettings)
     text_near: TextNearSettings = Field(default_factory=TextNearSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
     extra: dict[str, Any] = Field(default_factory=dict)
