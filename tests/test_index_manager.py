@@ -49,7 +49,8 @@ def test_damaged_or_foreign_snapshot_is_rebuilt_from_the_store(sqlite_settings):
         ctx.banks.create_bank(BankSpec(name="b"))
         ctx.banks.upsert_items("b", [ItemUpsert("x", [Signal("pdq", "f" * 64, 100)])])
         ctx.engine.lookup([Signal("pdq", "f" * 64, 100)])
-    (sqlite_settings.index_dir / "pdq.index").write_bytes(b"garbage")
+    snapshot = sqlite_settings.index_dir / "pdq.index"
+    snapshot.write_bytes(snapshot.read_bytes()[:200])  # truncated mid-write (e.g. a full disk)
     with open_context(sqlite_settings) as ctx:
         assert [m.bank_item for m in ctx.engine.lookup([Signal("pdq", "f" * 64, 100)])] == ["x"]
     # A snapshot from a newer store (another database) is ignored rather than trusted.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -120,7 +121,7 @@ class IndexManager:
             if loader is not None and meta.get("seq", 0) <= latest:
                 try:
                     return _Loaded(loader(paths[0]), int(meta["seq"]))
-                except (OSError, ValueError, KeyError, EOFError):
+                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                     pass  # a damaged snapshot is rebuilt from the store below
         index = fast if fast is not None else signal_type.brute_force_index()
         # Take the change number first: changes racing with the full read are re-applied, harmlessly.
