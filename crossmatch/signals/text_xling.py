@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -155,15 +156,15 @@ class TextXlingType:
         resolved_cache: dict[int, tuple[int, Signal]] = {}
 
         def resolve(ids: list[int]) -> dict[int, tuple[int, ChunkInfo]]:
-            resolved_cache.update(lookup(ids))
-            return {i: (item, _chunk_info(sig, 0, 1)) for i, (item, sig) in resolved_cache.items() if i in set(ids)}
+            resolved_cache.update(lookup([i for i in ids if i not in resolved_cache]))
+            return {i: (resolved_cache[i][0], _chunk_info(resolved_cache[i][1], 0, 1)) for i in ids if i in resolved_cache}
 
         if isinstance(index, VectorIndex):
             search, vectors = index.search, index.vectors
         else:  # any SignalIndex (the brute-force reference): same answers, slower
             search = _generic_search(index)
             vectors = lambda ids: np.vstack([decode_vector(resolved_cache[i][1].value) for i in ids])  # noqa: E731
-        config = self.config if threshold == self.config.threshold else _with_threshold(self.config, threshold)
+        config = self.config if threshold == self.config.threshold else replace(self.config, threshold=threshold)
         candidates = []
         for decision in match_document(query_vectors, query_info, search, vectors, resolve, config):
             if decision.score < threshold:
@@ -174,12 +175,6 @@ class TextXlingType:
                 evidence={"bank_item_id": decision.bank_item_id, **decision.evidence()},
             ))
         return candidates
-
-
-def _with_threshold(config: DecisionConfig, threshold: float) -> DecisionConfig:
-    from dataclasses import replace
-
-    return replace(config, threshold=threshold)
 
 
 def _chunk_info(signal: Signal, default_position: int, default_count: int) -> ChunkInfo:
