@@ -196,7 +196,7 @@ def warm(data: Path, embed: CachedEmbedder) -> None:
         return [normalize(t).text for side in (lang, "eng") for t in lines(data / "laser-tatoeba" / f"tatoeba.{lang}-eng.{side}")]
     jobs = [("flores", "arb_Arab"), ("flores", "rus_Cyrl"), ("ntrex", "rus"), ("flores", "kaz_Cyrl"), ("ntrex", "kaz"),
             ("flores", "uzn_Latn"), ("ntrex", "uzb"), ("flores", "tgk_Cyrl"), ("ntrex", "tgk-Cyrl"), ("flores", "arz_Arab"),
-            ("tatoeba", "ara"), ("tatoeba", "rus")]
+            ("tatoeba", "ara"), ("tatoeba", "rus"), ("tatoeba", "tuk"), ("tatoeba", "uzb"), ("tatoeba", "arz"), ("tatoeba", "kaz")]
     for flang, nlang in QUERY_LANGS.items():
         jobs += [("flores", flang)] + ([("ntrex", nlang)] if nlang else [])
     jobs += [("tatoeba", lang) for lang in TATOEBA_LANGS[2:]]
@@ -315,9 +315,10 @@ ABLATIONS = {
     "no length-ratio veto": {"length_ratio": 0.0},
     "no order check (greedy one-to-one pairs)": {"monotonic": False},
     "a lone pair counts in full": {"lone_pair_weight": 1.0},
-    "no coverage boost": {"coverage_weight": 0.0},
+    "no coverage / run boost (threshold not re-tuned)": {"coverage_weight": 0.0},
+    "no run boost (threshold not re-tuned)": {"run_weight": 0.0},
     "all checks off": {"number_veto": False, "length_ratio": 0.0, "monotonic": False, "lone_pair_weight": 1.0,
-                       "coverage_weight": 0.0},
+                       "coverage_weight": 0.0, "run_weight": 0.0},
 }
 
 
