@@ -42,7 +42,7 @@ class DecisionConfig:
     monotonic: bool = True  # aligned pairs must keep their order
     number_veto: bool = True  # pairs whose digit groups are disjoint cannot align
     length_ratio: float = 3.0  # pairs whose lengths differ more than this cannot align (0: off)
-    threshold: float = 0.185  # document score needed for a match (the type's default threshold)
+    threshold: float = 0.15  # document score needed for a match (the type's default threshold)
 
 
 @dataclass(frozen=True)
