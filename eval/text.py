@@ -212,9 +212,9 @@ def quantize(vectors: np.ndarray, kind: str) -> np.ndarray:
     if kind == "float16":
         out = vectors.astype(np.float16).astype(np.float32)
     else:
-        scale = np.abs(vectors).max(axis=1, keepdims=True) / 127.0
+        scale = np.maximum(np.abs(vectors).max(axis=1, keepdims=True), 1e-12) / 127.0  # smoke banks hold zero rows
         out = np.round(vectors / scale).astype(np.int8).astype(np.float32) * scale
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 def load_bank(data: Path, embed: CachedEmbedder, smoke: bool, storage: str = "float16") -> Bank:
