@@ -48,7 +48,7 @@ def hash_content(registry: SignalRegistry, content: Content, deep: bool = False,
             elif content.kind in signal_type.content_kinds:
                 signals = signal_type.hash(content)
                 if for_bank:
-                    signals = [s for s in signals if not s.meta.get("query_only")]
+                    signals = bank_signals(signals)
                     if isinstance(signal_type, BankHasher):
                         signals += signal_type.hash_bank_extras(content)
             else:
@@ -70,6 +70,20 @@ def hash_content(registry: SignalRegistry, content: Content, deep: bool = False,
     if errors:
         result.error = "; ".join(errors)
     return result
+
+
+def bank_signals(signals: list[Signal]) -> list[Signal]:
+    """What a bank item may keep of a query's signals: no query-only variants, and no
+    source text (``meta["text"]``, evidence for reviewers; matching never needs it).
+    Keep hashes, not content."""
+    out = []
+    for signal in signals:
+        if signal.meta.get("query_only"):
+            continue
+        if "text" in signal.meta:
+            signal = Signal(signal.type, signal.value, signal.quality, {k: v for k, v in signal.meta.items() if k != "text"})
+        out.append(signal)
+    return out
 
 
 # -- parallel batches ------------------------------------------------------------

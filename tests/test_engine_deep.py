@@ -56,3 +56,12 @@ def test_bank_items_keep_region_hashes_but_not_query_variants(ctx):
     query = ctx.engine.hash(Content("p", "image", data=to_bytes(make_poster(5))))
     assert not [s for s in query.signals if s.meta.get("bank_only")]
     assert [s for s in query.signals if s.meta.get("query_only")]
+
+
+def test_bank_text_signals_keep_no_source_text(ctx):
+    content = Content("t", "text", text="The ferry leaves every forty minutes. The last crossing is at nine in the evening.")
+    query = ctx.engine.hash(content).signals
+    bank = ctx.engine.hash_for_bank(content).signals
+    assert any("text" in s.meta for s in query), "query signals carry their passage as evidence"
+    assert bank and not any("text" in s.meta for s in bank)
+    assert {s.value for s in bank} == {s.value for s in query if not s.meta.get("query_only")}

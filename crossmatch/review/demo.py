@@ -83,14 +83,14 @@ def seed_demo(target: Any, username: str = "reviewer", password: str | None = No
     images = [samples.make_poster(1000 + i) for i in range(posters)]
     items = []
     for i, img in enumerate(images):
-        signals = ctx.engine.hash(Content(f"poster-{i:02d}", "image", data=samples.to_bytes(img))).signals
+        signals = ctx.engine.hash_for_bank(Content(f"poster-{i:02d}", "image", data=samples.to_bytes(img))).signals
         labels = {"entity": f"Sample Group {'AB'[i % 2]}", "outlet": f"Sample Outlet {i % 3 + 1}", "category": "poster",
                   "language": "en", "source": "crossmatch demo", "first_seen": f"2024-0{i % 9 + 1}-15"}
         items.append(ItemUpsert(f"poster-{i:02d}", list(signals), labels, "image"))
     ctx.banks.upsert_items(POSTER_BANK, items)
     _keep_bank_previews(ctx, settings, images)
     if text:
-        text_signals = ctx.engine.hash(Content("festival-en", "text", text=KNOWN_TEXT)).signals
+        text_signals = ctx.engine.hash_for_bank(Content("festival-en", "text", text=KNOWN_TEXT)).signals
         ctx.banks.upsert_items(TEXT_BANK, [ItemUpsert("festival-en", list(text_signals),
                                                       {"entity": "Sample Group A", "category": "statement", "language": "en"}, "text")])
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload, sessionmaker
 from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.engine import ScanResult
 from crossmatch.errors import Conflict, InvalidInput, NotFound
+from crossmatch.hashing import bank_signals
 from crossmatch.review import evidence as ev
 from crossmatch.review.schemas import decision_payload
 from crossmatch.review.media import make_preview, make_video_preview, media_dir, purge_expired
@@ -225,7 +226,7 @@ class ReviewService:
         return row
 
     def _add_to_allow_bank(self, case: Case, bank: str, user: str, note: str) -> None:
-        signals = [Signal(s["type"], s["value"], s.get("quality"), s.get("meta") or {}) for s in case.signals]
+        signals = bank_signals([Signal(s["type"], s["value"], s.get("quality"), s.get("meta") or {}) for s in case.signals])
         if not signals:
             raise InvalidInput(f"case {case.id} kept no signals, so nothing can be added to {bank!r}")
         labels = {"source": "review", "case": case.id, "added_by": user, **({"notes": note} if note else {})}
