@@ -92,7 +92,7 @@ NOTES = {
     "misc-images/c.png": "RGBA PNG with fully opaque alpha: flattening changes nothing",
     "reg-test-input/pen-and-coaster.png": "RGBA PNG with fully opaque alpha: flattening changes nothing",
     "pytx-test-resources/I16.png": "16-bit grey: Pillow's I;16 -> RGB conversion clips at 255, as pytx does; quality 36 (< 50, never matched)",
-    "pytx-test-resources/LA.png": "**EXCEPTION** grey+alpha with real transparency: crossmatch flattens onto white, pytx/pdqhash use the grey channel and ignore alpha -> 60 bits; a partner's pytx hash of a transparent image would NOT match",
+    "pytx-test-resources/LA.png": "grey+alpha with real transparency: crossmatch drops alpha as pytx does (flattening onto white, as an earlier version did, put it 60 bits away)",
 }
 
 
@@ -219,8 +219,8 @@ def report(conf: list[dict], runs: dict[bool, dict], full: dict | None, command:
     L += ["", "Exceptions explained:",
           "- full resolution: wee.jpg, q0004, q0122, q0746 differ by 2 bits because the C++ reference decoded with a different",
           "  JPEG decoder (CImg/ImageMagick) than Pillow's libjpeg-turbo (plain pdqhash shows the same 2 bits, so it is the",
-          "  decoder, not crossmatch); q0003 (12 bits) has quality 3, i.e. a near-flat image whose bits are noise; LA.png",
-          "  (60 bits) is the one real exception: crossmatch flattens transparency onto white, pytx ignores alpha.",
+          "  decoder, not crossmatch); q0003 (12 bits) has quality 3, i.e. a near-flat image whose bits are noise.",
+          "  LA.png agrees now that crossmatch drops alpha like pytx (it was 60 bits off when transparency was flattened).",
           "- CMYK (bridge as a CMYK JPEG) hashes 0 bits from the RGB original (section 2); 16-bit grey (I16.png) matches pytx",
           "  exactly; EXIF-rotation photos are not in the snapshot, so EXIF handling is not checked against the reference",
           "  (crossmatch applies EXIF orientation before hashing; the C++ reference tool's behaviour is not verified here).",
