@@ -77,93 +77,11 @@ class Timer:
         setattr(self.owner, self.name, self.original)
 
 
-def proposed_upsert_items(self, bank_name, items):
-    """The patch proposed for ``BankService.upsert_items``: new items go in with ONE multi-row
-    ``INSERT ... RETURNING`` per batch instead of an ORM ``add`` + ``flush`` per item.
-    Existing items take the unchanged path; results and the change log are identical."""
-    from sqlalchemy import delete, insert, select
-
-    from crossmatch.banks.service import _signal_key
-    from crossmatch.errors import InvalidInput
-    from crossmatch.signals.base import Signal
-    from crossmatch.store.models import BankItem, SignalChange, SignalRow
-
-    bank = self.get_bank(bank_name)
-    seen: set[str] = set()
-    for item in items:
-        if not item.external_id:
-            raise InvalidInput("every bank item needs a non-empty id")
-        if item.external_id in seen:
-            raise InvalidInput(f"item id {item.external_id!r} appears twice in one batch")
-        seen.add(item.external_id)
-    with self._sessions.begin() as session:
-        existing = {row.external_id: row for row in session.scalars(
-            select(BankItem).where(BankItem.bank_id == bank.id, BankItem.external_id.in_(list(seen))))}
-        old_signals: dict = {}
-        if existing:
-            for row in session.scalars(select(SignalRow).where(SignalRow.item_id.in_([i.id for i in existing.values()]))):
-                old_signals.setdefault(row.item_id, []).append(row)
-        statuses: list = [None] * len(items)
-        new_rows: list = []
-        removed: list = []
-        fresh = [(n, item) for n, item in enumerate(items) if item.external_id not in existing]
-        if fresh:
-            ids = dict(session.execute(insert(BankItem).returning(BankItem.external_id, BankItem.id), [
-                {"bank_id": bank.id, "external_id": it.external_id, "labels": it.labels, "content_kind": it.content_kind,
-                 "enabled": True} for _, it in fresh]).all())
-            for n, it in fresh:
-                statuses[n] = "added"
-                keep: set = set()
-                for signal in it.signals:
-                    key = _signal_key(signal)
-                    if key not in keep:
-                        keep.add(key)
-                        new_rows.append({"item_id": ids[it.external_id], "type": signal.type, "value": signal.value,
-                                         "quality": signal.quality, "meta": signal.meta or {}})
-        for n, item in enumerate(items):
-            if statuses[n] is not None:
-                continue
-            row = existing[item.external_id]
-            status = "unchanged"
-            if item.labels and item.labels != row.labels:
-                row.labels, status = item.labels, "updated"
-            if not row.enabled:
-                row.enabled, status = True, "updated"
-            wanted = {_signal_key(s) for s in item.signals}
-            keep = set()
-            for old in old_signals.get(row.id, []):
-                key = _signal_key(Signal(old.type, old.value, old.quality, old.meta or {}))
-                if key in wanted and key not in keep:
-                    keep.add(key)
-                else:
-                    removed.append((old.id, old.type))
-                    status = "updated"
-            for signal in item.signals:
-                key = _signal_key(signal)
-                if key in keep:
-                    continue
-                keep.add(key)
-                new_rows.append({"item_id": row.id, "type": signal.type, "value": signal.value, "quality": signal.quality,
-                                 "meta": signal.meta or {}})
-                status = "updated"
-            statuses[n] = status
-        if removed:
-            session.execute(delete(SignalRow).where(SignalRow.id.in_([sid for sid, _ in removed])))
-            session.execute(insert(SignalChange), [{"signal_id": sid, "type": t, "op": "remove"} for sid, t in removed])
-        if new_rows:
-            inserted = session.execute(insert(SignalRow).returning(SignalRow.id, SignalRow.type), new_rows).all()
-            session.execute(insert(SignalChange), [{"signal_id": sid, "type": t, "op": "add"} for sid, t in inserted])
-        return statuses
-
-
-def run(rows: int, workdir: Path, database_url: str | None, proposed: bool = False) -> dict:
+def run(rows: int, workdir: Path, database_url: str | None) -> dict:
     path = workdir / "list.csv"
     make_list(path, rows)
     baseline = plain_read(path)
     settings = Settings.load(home=workdir / "home", database_url=database_url, workers=1)
-    original = BankService.upsert_items
-    if proposed:
-        BankService.upsert_items = proposed_upsert_items
     upsert, mapping = Timer(BankService, "upsert_items"), Timer(Syncer, "_save")
     try:
         with open_context(settings) as ctx:
@@ -186,10 +104,9 @@ def run(rows: int, workdir: Path, database_url: str | None, proposed: bool = Fal
     finally:
         upsert.restore()
         mapping.restore()
-        BankService.upsert_items = original
     return {"rows": rows, "baseline_s": baseline, "sync_s": elapsed, "rerun_s": rerun, "upsert_s": upsert_s,
             "mapping_s": mapping_s, "rss_before": rss_before, "rss_after": rss_after,
-            "db": "PostgreSQL" if database_url else "SQLite", "proposed": proposed}
+            "db": "PostgreSQL" if database_url else "SQLite"}
 
 
 def table(r: dict, command: str) -> str:
@@ -199,9 +116,7 @@ def table(r: dict, command: str) -> str:
     return "\n".join([
         "# Hash-list sync speed", "",
         f"Command: `{command}`  ", "Machine: 2 cores, shared with other jobs at the time.  ",
-        f"Store: {r['db']} (fresh bank), {r['rows']:,} CSV rows of md5 + 3 labels."
-        + (" Core upsert: the PROPOSED bulk-insert patch (bench/sync.py proposed_upsert_items)." if r["proposed"] else
-           " Core upsert: as committed."), "",
+        f"Store: {r['db']} (fresh bank), {r['rows']:,} CSV rows of md5 + 3 labels.", "",
         "| measure | rows/s | seconds | ratio to plain csv read |", "|---|---:|---:|---:|",
         f"| plain `csv.DictReader` read (baseline, same run) | {base:,.0f} | {r['baseline_s']:.1f} | 1.0x |",
         f"| `crossmatch exchange sync` (first import) | {rate:,.0f} | {r['sync_s']:.1f} | {r['sync_s'] / r['baseline_s']:.1f}x slower |",
@@ -221,13 +136,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--smoke", action="store_true", help="a few thousand rows, for the test suite")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp directory")
-    parser.add_argument("--proposed", action="store_true",
-                        help="measure with the proposed bulk-insert patch of BankService.upsert_items (see proposed_upsert_items)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sync.md")
     args = parser.parse_args()
     rows = 3000 if args.smoke else args.rows
     with tempfile.TemporaryDirectory() as tmp:
-        result = run(rows, Path(tmp), args.database_url, args.proposed)
+        result = run(rows, Path(tmp), args.database_url)
     command = "python bench/sync.py " + " ".join(sys.argv[1:])
     text = table(result, command.strip())
     args.out.parent.mkdir(parents=True, exist_ok=True)
