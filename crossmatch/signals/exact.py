@@ -12,17 +12,35 @@ from crossmatch.settings import Settings
 from crossmatch.signals.base import Candidate, Content, InvalidSignal, Signal, SignalIndex, match_each
 
 
+class EqualityMatching:
+    """Comparison, indices and matching for types whose signals match only when equal
+    (cryptographic hashes, canonical URLs)."""
+
+    metric = "distance"
+    default_threshold = 0.0
+    max_threshold = 0.0
+
+    def compare(self, a: Signal, b: Signal) -> float:
+        return 0.0 if a.value == b.value else 1.0
+
+    def brute_force_index(self) -> SignalIndex:
+        return BruteForceIndex(self.compare, "distance")
+
+    def fast_index(self) -> SignalIndex:
+        return ExactIndex()
+
+    def match(self, queries: Sequence[Signal], index: SignalIndex, threshold: float, lookup) -> list[Candidate]:
+        return match_each(self, queries, index, 0.0)
+
+
 @dataclass(frozen=True)
-class CryptoHash:
+class CryptoHash(EqualityMatching):
     """A hex digest of the content's bytes."""
 
     name: str
     digest: Callable[[bytes], "hashlib._Hash"]
     hex_length: int
     content_kinds: frozenset[str] = frozenset({"image", "video", "file"})
-    metric: str = "distance"
-    default_threshold: float = 0.0
-    max_threshold: float = 0.0
 
     def validate(self, value: str) -> str:
         value = value.strip().lower()
@@ -35,20 +53,8 @@ class CryptoHash:
             return []
         return [Signal(self.name, self.digest(content.data).hexdigest())]
 
-    def compare(self, a: Signal, b: Signal) -> float:
-        return 0.0 if a.value == b.value else 1.0
-
     def examples(self) -> list[Signal]:
         return [Signal(self.name, self.digest(s).hexdigest()) for s in (b"", b"crossmatch", b"\x00" * 100)]
-
-    def brute_force_index(self) -> SignalIndex:
-        return BruteForceIndex(self.compare, "distance")
-
-    def fast_index(self) -> SignalIndex:
-        return ExactIndex()
-
-    def match(self, queries: Sequence[Signal], index: SignalIndex, threshold: float, lookup) -> list[Candidate]:
-        return match_each(self, queries, index, 0.0)
 
 
 def create_md5(settings: Settings) -> CryptoHash:

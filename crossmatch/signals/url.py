@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from crossmatch.index.brute import BruteForceIndex, ExactIndex
 from crossmatch.settings import Settings
-from crossmatch.signals.base import Candidate, Content, InvalidSignal, Signal, SignalIndex, match_each
+from crossmatch.signals.base import Content, InvalidSignal, Signal
+from crossmatch.signals.exact import EqualityMatching
 
 # URLs inside posts: explicit schemes or www. hosts (bare domains are too ambiguous in prose).
 _URL_IN_TEXT = re.compile(r"(?:https?://|www\.)[^\s<>\"'\)\]]+", re.IGNORECASE)
@@ -42,12 +41,9 @@ def canonical_url(raw: str) -> str:
 
 
 @dataclass(frozen=True)
-class UrlType:
+class UrlType(EqualityMatching):
     name: str = "url"
     content_kinds: frozenset[str] = frozenset({"url", "text"})
-    metric: str = "distance"
-    default_threshold: float = 0.0
-    max_threshold: float = 0.0
 
     def validate(self, value: str) -> str:
         return canonical_url(value)
@@ -65,20 +61,8 @@ class UrlType:
                 continue  # a malformed link in prose is not an error of the item
         return [Signal(self.name, v) for v in values]
 
-    def compare(self, a: Signal, b: Signal) -> float:
-        return 0.0 if a.value == b.value else 1.0
-
     def examples(self) -> list[Signal]:
         return [Signal(self.name, canonical_url(u)) for u in ("example.com/a", "https://example.org/?id=1")]
-
-    def brute_force_index(self) -> SignalIndex:
-        return BruteForceIndex(self.compare, "distance")
-
-    def fast_index(self) -> SignalIndex:
-        return ExactIndex()
-
-    def match(self, queries: Sequence[Signal], index: SignalIndex, threshold: float, lookup) -> list[Candidate]:
-        return match_each(self, queries, index, 0.0)
 
 
 def create(settings: Settings) -> UrlType:
