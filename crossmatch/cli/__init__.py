@@ -11,6 +11,7 @@ from crossmatch.cli import banks as banks_cli
 from crossmatch.cli import exchange as exchange_cli
 from crossmatch.cli import scan as scan_cli
 from crossmatch.cli import serve as serve_cli
+from crossmatch.cli.maintenance import purge_cmd
 from crossmatch.cli.samples import samples_cmd
 from crossmatch.settings import Settings
 
@@ -39,6 +40,7 @@ app.add_typer(exchange_cli.app, name="exchange")
 scan_cli.register(app)
 serve_cli.register(app)
 app.command("samples")(samples_cmd)
+app.command("purge")(purge_cmd)
 
 
 def main() -> None:
