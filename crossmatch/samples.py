@@ -144,12 +144,13 @@ def _subtitle(frame, text: str):
     return np.asarray(img)
 
 
-def encode_video(frames: list, fps: int) -> bytes:
+def encode_video(frames: list, fps: int, codec: str = "libx264") -> bytes:
+    """RGB frames (numpy arrays) to MP4 bytes."""
     import av  # the 'video' extra
 
     out_buf = io.BytesIO()
     with av.open(out_buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
+        stream = out.add_stream(codec, rate=fps)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
         for frame in frames:

@@ -13,6 +13,7 @@ av = pytest.importorskip("av", reason="PyAV is in the 'video' extra")
 pytest.importorskip("pdqhash")
 
 from crossmatch.media.video import hash_video, sample_frames, video_file  # noqa: E402
+from crossmatch.samples import encode_video  # noqa: E402
 from crossmatch.settings import VideoSettings  # noqa: E402
 from crossmatch.signals.base import Content, ContentError  # noqa: E402
 
@@ -38,17 +39,7 @@ def scenes(seconds: float, fps: int = 10, size=(160, 120), seed: int = 0) -> lis
 
 
 def encode(frames: list[np.ndarray], fps: int = 10, codec: str = "libx264") -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream(codec, rate=fps)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        for arr in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()
+    return encode_video(frames, fps, codec)
 
 
 def make_video(seconds: float, seed: int = 0, fps: int = 10, size=(160, 120), bars: int = 0, grey: bool = False,
