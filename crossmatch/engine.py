@@ -152,11 +152,10 @@ class Engine:
             if deep_hashed.error:
                 result.warnings.append(deep_hashed.error)
             result.signals.extend(deep_hashed.signals)
+            # The cheap pass found no block match, so the deep pass's decision stands on its own.
             more, more_suppressed = self._decide(deep_hashed.signals)
             result.matches.extend(more)
             result.suppressed.extend(more_suppressed)
-            result.matches, extra = _apply_allow(result.matches)
-            result.suppressed.extend(extra)
         content.derived.clear()  # derived content (decoded pixels, OCR) is never kept
         return result
 
