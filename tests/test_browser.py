@@ -2,12 +2,13 @@
 
 Signs in, opens an image case, checks the preview is blurred and greyscale,
 reveals it, decides with the keyboard, and sees the decision webhook arrive at
-a local receiver.  Saves docs/screenshots/case-view.png for the README.
+a local receiver.  With CROSSMATCH_UPDATE_SCREENSHOT=1 it refreshes docs/screenshots/case-view.png.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import threading
@@ -24,7 +25,8 @@ from crossmatch.settings import Settings
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "case-view.png"
+# The README's screenshot is refreshed only on request, so a test run leaves the tree clean.
+README_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "case-view.png"
 PASSWORD = "browser-test-password"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs the 'playwright' Python package (dev extra)")
@@ -92,8 +94,9 @@ def grey_pixels(page, selector: str) -> bool:
     )
 
 
-def test_review_in_a_real_browser(server) -> None:
+def test_review_in_a_real_browser(server, tmp_path) -> None:
     base, app, secret = server
+    screenshot = README_SCREENSHOT if os.environ.get("CROSSMATCH_UPDATE_SCREENSHOT") else tmp_path / "case-view.png"
     case = next(c for c in app.state.review.list_cases() if c.kind == "image" and "greyscale" not in c.item)  # a colour edit
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -115,8 +118,8 @@ def test_review_in_a_real_browser(server) -> None:
             assert "blur" in img.evaluate("el => getComputedStyle(el).filter")
             assert grey_pixels(page, "#media-query"), "the default preview must be served greyscale"
             assert not app.state.audit.query(action="media.reveal")
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot))
 
             page.keyboard.press("v")  # reveal all, by keyboard
             page.wait_for_function("() => document.querySelector('#media-query').src.includes('clear=1') && document.querySelector('#media-query').complete && document.querySelector('#media-query').naturalWidth > 0")
