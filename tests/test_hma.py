@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 
-from PIL import Image
 
 from crossmatch.samples import make_poster, to_bytes
 from test_api_support import api, unique  # noqa: F401  (fixture)

@@ -17,8 +17,8 @@ from typing import Any, Callable
 from sqlalchemy import insert, select, update
 
 from crossmatch.banks.service import BankService, ItemUpsert
-from crossmatch.errors import CrossmatchError, InvalidInput, NotFound
-from crossmatch.exchange.base import Delta, Source, SourceError, Update
+from crossmatch.errors import CrossmatchError, InvalidInput
+from crossmatch.exchange.base import Delta, Source, Update
 from crossmatch.exchange.file_source import formula_warnings
 from crossmatch.exchange.vectors import dequantize
 from crossmatch.exchange.models import Exchange, ExchangeItem

@@ -195,8 +195,6 @@ class VectorIndex:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         if self._ann is not None:
-            import faiss
-
             ids = np.asarray(sorted(self._ann_ids), dtype=np.int64)
             matrix = self.vectors(ids.tolist())
         else:
