@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+import unicodedata
 from pathlib import Path
 
 import pytest
 
-from crossmatch.text.confusables import dominant_script
+from crossmatch.text.confusables import dominant_script, latin_base, script_of
 from crossmatch.text.normalize import normalize, skeleton
 
 EVALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "evaldata"
@@ -162,7 +163,117 @@ def test_eval_script_smoke(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "text_normalize.md"
-    subprocess.run([sys.executable, str(root / "eval" / "text_normalize.py"), "--lines", "5", "--out", str(out)],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run([sys.executable, str(root / "eval" / "text_normalize.py"), "--lines", "5", "--harm-lines", "5",
+                    "--out", str(out)], check=True, capture_output=True, timeout=600)
     report = out.read_text("utf-8")
-    assert "| rus_Cyrl | insert_zero_width_chars | 0.0 | 100.0 | 100.0 | 1.000 |" in report
+    assert "| rus_Cyrl | insert_zero_width_chars | 0.0 | 100.0 | 100.0 | 100.0 | 1.000 |" in report
+    assert "| underline | 100.0 → 100.0 |" in report and "## No harm" in report
+
+
+# -- Homoglyph disguises (AugLy replace_similar_unicode_chars) ------------------------------
+
+
+def test_homoglyph_disguised_sentence_normalises_to_the_clean_one():
+    clean = "The attack on the market was planned for months"
+    # Symbols, Greek and Cyrillic letters and foreign accents inside English words.
+    disguised = "The ₳ttαck on thе ḿarket waѕ plǻnned for møntħs"
+    assert normalize(disguised).text == normalize(clean).text == clean.lower()
+    uzbek = "Toshkentda oʻtgan yigʻilishda qaror qabul qilindi"
+    assert normalize("Ţoshkеntda oʻtgαn yigʻilishdǻ qaror qabul qilindi").text == normalize(uzbek).text
+
+
+def test_letter_like_symbols_fold_inside_words_only():
+    assert normalize("₳ttack ₲ood ∪nity").text == "attack good unity"
+    # Currency and maths in ordinary use stay: no letters around them, or one letter (°C, €5m).
+    assert normalize("Price: 5 € or £10, 25 °C, x × y, 5€m").text == "price: 5 € or £10, 25 °c, x × y, 5€m"
+    assert normalize("mail me at info@example.org, US$ 5").text == "mail me at info@example.org, us$ 5"
+
+
+LEGIT = {
+    "tuk": "türkmenistanyň paýtagty aşgabat şäherinde ýaşaýan žurnalistler ňetijeli işleýärler",
+    "azj": "azərbaycan respublikasının paytaxtı bakı şəhəridir, göllər və ağaclar çoxdur",
+    "tur": "türkiye'nin başkenti ankara'dır; öğrenciler ılık güneşte çalışıyor",
+    "uzn": "oʻzbekiston poytaxti toshkent shahrida gʻalaba bayrami nishonlandi",
+    "kaz": "қазақстан республикасы әлемдегі ең ірі құрлықтағы мемлекет, ғылым мен өнер үйі һәм ұлт",
+    "tat": "татарстан җөмһүрияте башкаласы казан шәһәре",
+    "kir": "кыргызстандын борбору бишкек шаары, өлкөнүн үй-бүлөлөрү",
+    "rus": "москва — столица россии, ёлка и йогурт",
+    "arb": "القاهرة عاصمة مصر",
+    "vie": "người việt nam yêu tự do và hòa bình, đất nước tươi đẹp",
+    "fra": "l'élève a déjà fêté noël à l'hôpital, où ça coûte cher",
+    "deu": "über größere brücken fährt man in köln",
+    "pol": "zażółć gęślą jaźń — łódź i kraków",
+}
+# Folds that normalize made before the homoglyph work and still makes, on both
+# sides of every comparison: Arabic ta marbuta -> ha, German ß -> ss (NFKC case
+# folding) and Azerbaijani ə (U+0259, in the IPA block) -> ǝ (U+01DD).
+EARLIER_FOLDS = str.maketrans({"ة": "ه", "ß": "ss", "ə": "ǝ"})
+
+
+@pytest.mark.parametrize("lang", sorted(LEGIT))
+def test_legitimate_letters_are_kept(lang):
+    assert normalize(LEGIT[lang]).text == LEGIT[lang].translate(EARLIER_FOLDS)
+    # Also with homoglyph evidence elsewhere in the text, for letters it uses three
+    # times or more (rarer accented letters in a text flagged as disguised fold;
+    # Vietnamese, with many accented forms per vowel, loses them there: a known limit).
+    if lang in ("tuk", "tur", "azj"):
+        text = " ".join([LEGIT[lang]] * 3) + " ₳ttack ₲ood"
+        assert normalize(text).text == " ".join([LEGIT[lang]] * 3).translate(EARLIER_FOLDS) + " attack good"
+
+
+def test_own_alphabet_survives_in_a_disguised_text():
+    # Two symbol swaps mark the text as disguised; Turkmen's own letters, which the
+    # text uses three times or more, stay, while a lone foreign "ḿ" folds.
+    text = "şäherde şäher şäherler ýaşaýjylary ýaşaýar ýaşaýyş, ₳ttack ₲ood ḿeýdan"
+    assert normalize(text).text == "şäherde şäher şäherler ýaşaýjylary ýaşaýar ýaşaýyş, attack good meýdan"
+    # Without such evidence nothing is folded, however odd the accents.
+    assert normalize("ḿeýdan ǻnd ŗight").text == "ḿeýdan ǻnd ŗight"
+
+
+def test_mixed_script_words_in_cyrillic_text_are_left_to_the_cyrillic_fold():
+    # A Russian text disguised with Latin twins: words fold to Cyrillic, never to Latin.
+    assert normalize("Это тeст для прoверки").text == "это тест для проверки"
+    assert normalize("тoт от oт").text == normalize("тот от от").text
+
+
+def test_offsets_map_back_through_homoglyph_folds():
+    original = "Thе ₳ttαck at ḿidnight, ₲ood"
+    n = normalize(original)
+    assert n.text == "the attack at midnight, good"
+    assert len(n.offsets) == len(n.text) + 1 and list(n.offsets) == sorted(n.offsets)
+    for word, source in (("attack", "₳ttαck"), ("midnight", "ḿidnight"), ("good", "₲ood"), ("the", "Thе")):
+        start = n.text.index(word)
+        assert n.original[slice(*n.span(start, start + len(word)))] == source
+
+
+@pytest.mark.skipif(not MAPPINGS.exists(), reason=f"AugLy evasion mappings not found at {MAPPINGS}")
+def test_augly_homoglyphs_on_30_percent_of_letters_mostly_fold_back():
+    # AugLy's own map on 30% of all letters (eval/text.py's recall test).  About a
+    # quarter of its targets are purely visual picks no Unicode data links to the
+    # letter ("爪" for m), so whole sentences rarely come back; words mostly do.
+    mapping = json.loads((MAPPINGS / "letter_unicode_mapping.json").read_text("utf-8"))
+    mapping = {k: v for k, v in mapping.items() if len(k) == 1}
+    rng = random.Random(3)
+    sentences = (FLORES / "uzn_Latn.devtest").read_text("utf-8").splitlines()[:100]
+    pairs = [(s, _disguise(s.lower(), mapping, rng, 0.3)) for s in sentences]
+    assert _same_word_share(pairs, lambda t: normalize(t).text) > 0.4  # 0.19 before the homoglyph folding
+    # Uzbek Latin has no accented letters, so any left over is a disguise not undone:
+    # an AugLy variant that happens to repeat in one sentence passes as the text's own.
+    accented = [ch for _, d in pairs for ch in d if latin_base(unicodedata.normalize("NFC", ch.casefold()))]
+    left = [ch for _, d in pairs for ch in normalize(d).text if latin_base(ch)]
+    assert len(left) < 0.1 * len(accented)
+
+
+@pytest.mark.skipif(not FLORES.exists(), reason=f"FLORES-200 devtest not found at {FLORES}")
+@pytest.mark.parametrize("lang", ["tuk_Latn", "azj_Latn", "tur_Latn", "uzn_Latn", "crh_Latn", "kaz_Cyrl"])
+def test_clean_flores_sentences_keep_their_latin_letters(lang):
+    # The homoglyph pass alone on clean text: it may turn a stray Cyrillic letter
+    # inside a Latin word into its Latin twin (FLORES crh has "Mudafaа"), which
+    # the look-alike fold did already, but it never changes a Latin letter.
+    from crossmatch.text.normalize import _fold_disguised_latin
+
+    for sentence in (FLORES / f"{lang}.devtest").read_text("utf-8").splitlines()[:300]:
+        chars = list(unicodedata.normalize("NFC", sentence.casefold()))
+        before = list(chars)
+        _fold_disguised_latin(chars)
+        assert all(a == b or script_of(a) != "LATIN" for a, b in zip(before, chars)), sentence

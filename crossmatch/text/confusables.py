@@ -137,3 +137,58 @@ def lookalike(ch: str, script: str) -> str | None:
             if found is not None:
                 break
     return found if found is not None and len(found) == 1 else None
+
+
+_WITH_DIACRITIC = regex.compile(r"LATIN (?:SMALL|CAPITAL) LETTER ([A-Z]) WITH .+")
+
+
+@lru_cache(maxsize=65536)
+def latin_base(ch: str) -> str | None:
+    """The plain a-z letter under an accented or modified Latin letter, else None.
+
+    From Unicode data only: the canonical decomposition ("ǻ" -> "a" + marks) or,
+    for letters without one, the character name ("LATIN SMALL LETTER L WITH
+    STROKE" -> "l", likewise WITH HOOK / CURL / SWASH TAIL / PALATAL HOOK).
+    Letters that are not "X WITH ..." (ı, ə, ŋ, ð, ß) have no base here.
+    """
+    if script_of(ch) != "LATIN" or not ch.isalpha() or ch.isascii():
+        return None
+    base = unicodedata.normalize("NFD", ch)[0]
+    if base != ch and base.isascii() and base.isalpha():
+        return base.lower()
+    named = _WITH_DIACRITIC.fullmatch(unicodedata.name(ch, ""))
+    return named.group(1).lower() if named else None
+
+
+@lru_cache(maxsize=65536)
+def latin_twin(ch: str) -> str | None:
+    """The a-z letter a non-Latin letter or letter-like symbol stands in for inside a Latin word.
+
+    Tried in order, all maintained data: UTS #39 confusables (visual: Greek "α",
+    Cherokee "Ꮶ", "∪"), the decomposition or name of the character or of its
+    look-alike ("ά" -> "α" -> "a", "ќ" -> "к" -> "k"), and for symbols anyascii's
+    transliteration when it is one letter ("₳" -> "a").  None when nothing gives a
+    single plain letter (e.g. "爪", "☾"): such characters are left as they are.
+    """
+    from anyascii import anyascii  # a base dependency (entities.py uses it too)
+
+    def plain(c: str | None) -> str | None:
+        if c is None:
+            return None
+        if c.isascii():
+            return c.lower() if c.isalpha() else None
+        return latin_base(c)
+
+    found = plain(lookalike(ch, "LATIN")) or latin_base(ch)
+    if found is None:
+        base = unicodedata.normalize("NFD", ch)[0]
+        if base != ch:
+            found = plain(lookalike(base, "LATIN"))
+    # Transliteration is phonetic, not visual: right for currency signs named after
+    # their letter ("₳" AUSTRAL -> a, "₲" GUARANI -> g), wrong for letters of other
+    # scripts (Cyrillic "ҫ" -> s, Greek "η" -> i), so it is used for symbols only.
+    if found is None and unicodedata.category(ch).startswith("S"):
+        translit = anyascii(ch)
+        if len(translit) == 1 and translit.isascii() and translit.isalpha():
+            found = translit.lower()
+    return found

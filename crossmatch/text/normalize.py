@@ -23,7 +23,7 @@ from functools import lru_cache
 import emoji as emoji_data
 import regex
 
-from crossmatch.text.confusables import NEUTRAL, VARIANT_LETTERS, letter_scripts, lookalike, script_of
+from crossmatch.text.confusables import NEUTRAL, VARIANT_LETTERS, latin_base, latin_twin, letter_scripts, lookalike, script_of
 from crossmatch.text.layout import GRAPHEME, LRO, RLO, Gap, reading_order, spacing_separators, units
 
 
@@ -217,6 +217,89 @@ def _fold_lookalikes(chars: list[str]) -> None:
                     chars[i] = repl
 
 
+# A Latin word as a disguise sees it: letters and marks, plus non-ASCII symbols
+# standing in for letters ("₳ttack", "∀ll").  ASCII symbols are left out on
+# purpose: "@" and "$" between letters are e-mail addresses and "US$", not disguises.
+# Modifier symbols (Sk: ´ ` ^ ¨) are accents and apostrophes (Uzbek o´zbek), never letters.
+_LATIN_DISGUISE_WORD = regex.compile(r"(?:[\p{L}\p{M}]|[\p{Sc}\p{Sm}\p{So}--\p{ASCII}])+", regex.V1)
+_STANDS_IN_SYMBOL = regex.compile(r"[\p{Sc}\p{Sm}\p{So}]")
+# An accented letter is part of the text's own alphabet when the text uses it
+# repeatedly (three times or more) and as a real share of its base letter's uses; a homoglyph tool
+# spreads ~30% of a letter's uses over ~20-30 variants, so each variant is ~1%
+# of them and rarely repeats.  The share floor sits below the rarest real
+# letters seen in clean Turkic text (Turkmen "ž" ~4% of z-letters, "ä" ~9%);
+# the repeat is the main test.  Set from that reasoning, not tuned on the
+# disguise evaluation.
+_OWN_LETTER_MIN_COUNT = 3
+_OWN_LETTER_MIN_SHARE = 0.05
+
+
+def _fold_disguised_latin(chars: list[str]) -> None:
+    """Undo homoglyph disguises in Latin words (AugLy's replace_similar_unicode_chars), in place.
+
+    1. Inside a word that is mostly Latin, a letter of another script or a
+       letter-like symbol ("Ꭿ", "₳", "ά", "ќ") becomes the Latin letter it
+       stands for (confusables.latin_twin); each such character is *evidence*
+       of a disguise, since no orthography writes words that way.
+    2. Only when a text shows at least two such swaps, its accented Latin
+       letters that are not part of the text's own alphabet (see
+       _OWN_LETTER_MIN_COUNT/_SHARE) fold to their base letter ("ǻ", "ḿ",
+       "ŗ" -> a, m, r).  Clean text has no such evidence and is never touched,
+       so Turkmen ä ň ý ž, Turkish ç ğ ş, Vietnamese ằ ợ keep their letters.
+    Replacements are one character for one, so offsets stay exact.
+    """
+    text = "".join(chars)
+    if text.isascii():
+        return
+    # Only in Latin-script text: in a Russian or Kazakh text a mostly-Latin word
+    # is a Cyrillic word disguised with Latin twins (_fold_lookalikes' job).
+    doc_scripts = letter_scripts(text)
+    if not doc_scripts or doc_scripts.most_common(1)[0][0] != "LATIN":
+        return
+    evidence = 0
+    for m in _LATIN_DISGUISE_WORD.finditer(text):
+        word = m.group()
+        if word.isascii() or (word.isalpha() and script_of(word[0]) == "LATIN" and len(_word_scripts(word)) == 1):
+            continue
+        counts = _word_scripts(word)
+        if 2 * counts["LATIN"] <= sum(counts.values()):  # Latin must be the clear majority of the word
+            continue
+        symbols_ok = counts["LATIN"] >= 2  # "°C", "€5": a symbol next to one letter is just a symbol
+        for i in range(m.start(), m.end()):
+            ch = chars[i]
+            if ch.isalpha():
+                if script_of(ch) in NEUTRAL or script_of(ch) == "LATIN":
+                    continue
+            elif not (symbols_ok and _STANDS_IN_SYMBOL.match(ch)):
+                continue
+            evidence += 1  # even when nothing says which letter it stands for ("爪")
+            twin = latin_twin(ch)
+            if twin is not None:
+                chars[i] = twin
+    if evidence < 2:
+        return
+    bases = [latin_base(ch) if not ch.isascii() else None for ch in chars]
+    per_base: Counter[str] = Counter()
+    per_letter: Counter[str] = Counter()
+    for ch, base in zip(chars, bases):
+        if base is not None:
+            per_letter[ch] += 1
+            per_base[base] += 1
+        elif ch.isascii() and ch.isalpha():
+            per_base[ch] += 1
+    variants: Counter[str] = Counter(latin_base(ch) for ch in per_letter)
+    for i, (ch, base) in enumerate(zip(chars, bases)):
+        if base is None:
+            continue
+        # No orthography in our scope has more than three accented forms of one
+        # letter in a sentence (French é è ê); a tool spreading ~25 variants does,
+        # and then a chance repeat is not enough to call a variant the text's own.
+        min_count = _OWN_LETTER_MIN_COUNT + (variants[base] > 3)
+        own = per_letter[ch] >= min_count and per_letter[ch] >= _OWN_LETTER_MIN_SHARE * per_base[base]
+        if not own:
+            chars[i] = base
+
+
 @lru_cache(maxsize=65536)
 def _word_scripts(word: str) -> Counter[str]:
     return letter_scripts(word)
@@ -256,6 +339,7 @@ def normalize(text: str) -> NormalizedText:
 
     gaps += [(k, k + 1, "") for k in spacing_separators(text) if not in_feature(k)]
     chars, srcs = _fold_unicode(text, sorted(gaps))
+    _fold_disguised_latin(chars)
     _fold_lookalikes(chars)
     chars, srcs = _apply(chars, srcs, _UZBEK_APOSTROPHE, lambda m, i, ch: "\u02bb")
     hashtags = tuple("#" + t for t in _HASHTAG.findall("".join(chars)))
