@@ -62,10 +62,11 @@ def test_small_index_pads_missing_slots():
     assert ids[0].tolist() == [5, -1, -1]
 
 
-def test_switches_to_ivf_and_agrees_with_exact_on_clustered_data():
+@pytest.mark.parametrize("codec", ["fp16", "8bit", "flat"])
+def test_switches_to_ivf_and_agrees_with_exact_on_clustered_data(codec):
     data = clustered(6000, 48, 5)
     exact = VectorIndex(48, ann_min_size=10**9)
-    ann = VectorIndex(48, ann_min_size=4000, nprobe=32)
+    ann = VectorIndex(48, ann_min_size=4000, nprobe=32, codec=codec)
     exact.add_vectors(range(6000), data)
     ann.add_vectors(range(4000), data[:4000])
     assert ann.is_approximate
@@ -77,7 +78,32 @@ def test_switches_to_ivf_and_agrees_with_exact_on_clustered_data():
     _, a_ids = ann.search(queries, k=1)
     assert (e_ids[:, 0] == a_ids[:, 0]).mean() >= 0.95
     assert len(ann) == 5997 and 0 not in ann
-    assert np.allclose(ann.vectors([100]), data[[100]], atol=1e-6)
+    # fp16 is what text_xling signals store; 8bit loses a little more.
+    assert np.allclose(ann.vectors([100, 5000]), data[[100, 5000]], atol={"flat": 1e-6, "fp16": 1e-3, "8bit": 2e-2}[codec])
+    assert codec in ann.describe() and ann.memory_bytes() > 0
+
+
+def test_ivf_is_retrained_with_more_lists_as_it_grows_and_keeps_every_id():
+    data = clustered(9000, 32, 11)
+    idx = VectorIndex(32, ann_min_size=1000)
+    idx.add_vectors(range(1000), data[:1000])
+    first_lists = idx._ann.nlist
+    assert idx.nprobe == max(8, int(np.ceil(0.05 * first_lists)))  # a share of the lists by default
+    idx.remove([5])
+    for start in range(1000, 9000, 1000):
+        idx.add_vectors(range(start, start + 1000), data[start : start + 1000])
+    assert idx._ann.nlist > first_lists and idx._trained_size >= 4000  # re-trained at 4x growth
+    assert len(idx) == 8999 and 5 not in idx and 8999 in idx
+    _, got = idx.search(data[[7, 8500]], k=1)
+    assert got[:, 0].tolist() == [7, 8500]
+    assert np.allclose(idx.vectors([8500]), data[[8500]], atol=1e-3)
+    idx.nprobe = 3  # an explicit nprobe wins over the share
+    assert idx._ann.nprobe == 3
+
+
+def test_unknown_codec_is_refused():
+    with pytest.raises(ValueError, match="unknown vector codec"):
+        VectorIndex(4, codec="pq")
 
 
 def test_query_returns_the_brute_force_set():
@@ -92,16 +118,17 @@ def test_query_returns_the_brute_force_set():
         assert {h.signal_id for h in fast.query(q, 0.3)} == {h.signal_id for h in brute.query(q, 0.3)}
 
 
-@pytest.mark.parametrize("ann_min_size", [10**9, 300])
-def test_save_and_load_round_trip(tmp_path, ann_min_size):
+@pytest.mark.parametrize("ann_min_size,codec", [(10**9, "fp16"), (300, "fp16"), (300, "flat")])
+def test_save_and_load_round_trip(tmp_path, ann_min_size, codec):
     data = clustered(400, 24, 8)
-    idx = VectorIndex(24, ann_min_size=ann_min_size)
+    idx = VectorIndex(24, ann_min_size=ann_min_size, codec=codec)
     idx.add_vectors(range(10, 410), data)
     path = tmp_path / "sub" / "text.npz"
     idx.save(path)
     assert not list(path.parent.glob("*.tmp"))  # written atomically, no leftovers
     loaded = VectorIndex.load(path)
-    assert len(loaded) == 400 and loaded.is_approximate == idx.is_approximate
+    assert len(loaded) == 400 and loaded.is_approximate == idx.is_approximate and loaded.codec == codec
+    assert loaded.nprobe == idx.nprobe
     _, a = idx.search(data[:20], k=3)
     _, b = loaded.search(data[:20], k=3)
     assert (a == b).all()

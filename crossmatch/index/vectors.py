@@ -4,7 +4,14 @@ Small banks are searched exactly with numpy (one matrix product, obviously
 right).  Past ``ann_min_size`` vectors the index switches to a FAISS IVF index
 (inner product, ids = store ids): IVF supports incremental ``add_with_ids`` and
 ``remove_ids`` natively, trains in seconds, and keeps vectors retrievable for
-alignment, which HNSW (no removal) does not.
+alignment, which HNSW (no removal) does not; on e5-like vectors HNSW also gave
+no better recall per millisecond (bench/results/text_match.md).
+
+The IVF index is re-trained (more lists) each time it grows ``RETRAIN_GROWTH``
+times past the size it was trained at, so a bank that grows from 50k to 1M
+chunks does not end with lists sized for 50k.  ``nprobe`` defaults to a share
+of the lists (``probe_share``): recall depends on the share of the bank
+scanned, not on the number of lists.
 
 >>> import numpy as np
 >>> idx = VectorIndex(dim=2)
@@ -29,20 +36,38 @@ from crossmatch.signals.base import IndexHit, Signal
 Decoder = Callable[[Signal], np.ndarray]
 
 
+RETRAIN_GROWTH = 4
+# How the IVF index stores vectors.  fp16 is what text_xling signals store
+# anyway (so it loses nothing) and halves the bytes a search reads; 8bit
+# quarters them at a small recall cost; flat is float32.
+CODECS = ("fp16", "8bit", "flat")
+# Searches of up to this many rows run on one thread (FAISS's OpenMP, BLAS):
+# waking threads for a post's few chunks costs more than it saves on busy
+# cores, and the embedding model wants them anyway.
+SMALL_BATCH = 16
+
+
 class VectorIndex:
     def __init__(
         self,
         dim: int,
         decode: Decoder | None = None,
-        ann_min_size: int = 200_000,
-        nprobe: int = 24,
+        ann_min_size: int = 50_000,
+        nprobe: int | None = None,
         max_hits: int = 256,
+        probe_share: float = 0.05,
+        codec: str = "fp16",
     ) -> None:
+        if codec not in CODECS:
+            raise ValueError(f"unknown vector codec {codec!r}; use one of {', '.join(CODECS)}")
         self.dim = dim
+        self.codec = codec
         self._decode = decode
         self.ann_min_size = ann_min_size
-        self.nprobe = nprobe
+        self._nprobe = nprobe
+        self.probe_share = probe_share
         self.max_hits = max_hits
+        self._trained_size = 0
         # Exact mode storage; grown by doubling so adds stay amortised O(1).
         self._matrix = np.zeros((0, dim), dtype=np.float32)
         self._ids = np.zeros(0, dtype=np.int64)
@@ -64,7 +89,7 @@ class VectorIndex:
             self.add_vectors(ids, np.vstack(rows))
 
     def add_vectors(self, ids: Iterable[int], vectors: np.ndarray) -> None:
-        ids = np.asarray(list(ids), dtype=np.int64)
+        ids = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
         if len(set(ids.tolist())) != len(ids):
             raise ValueError("duplicate signal ids in one add")
@@ -72,6 +97,8 @@ class VectorIndex:
         if self._ann is not None:
             self._ann.add_with_ids(vectors, ids)
             self._ann_ids.update(ids.tolist())
+            if len(self._ann_ids) >= RETRAIN_GROWTH * self._trained_size:
+                self._build_ann(*self._ann_contents())
             return
         need = self._size + len(ids)
         if need > len(self._matrix):
@@ -109,25 +136,88 @@ class VectorIndex:
             self._size = last
 
     def _switch_to_ann(self) -> None:
-        import faiss
-
-        data = self._matrix[: self._size]
-        # ~sqrt(n) lists (FAISS's rule of thumb), with >= 40 training points per list.
-        nlist = int(max(1, min(65536, np.sqrt(self._size), self._size // 40)))
-        quantizer = faiss.IndexFlatIP(self.dim)
-        ann = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        sample = data[rng.choice(self._size, size=min(self._size, 64 * nlist), replace=False)]
-        ann.train(sample)
-        ann.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct(id) for alignment
-        ann.add_with_ids(data, self._ids[: self._size])
-        ann.nprobe = self.nprobe
-        self._ann = ann
-        self._ann_ids = set(self._ids[: self._size].tolist())
+        self._build_ann(self._ids[: self._size].copy(), self._matrix[: self._size])
         self._matrix = np.zeros((0, self.dim), dtype=np.float32)
         self._ids = np.zeros(0, dtype=np.int64)
         self._row_of = {}
         self._size = 0
+
+    @staticmethod
+    def lists_for(n: int) -> int:
+        """IVF lists for ``n`` vectors: 2 * sqrt(n) (FAISS suggests 1-16x), >= 40 training points each."""
+        return int(max(1, min(65536, 2 * np.sqrt(n), n // 40)))
+
+    def _build_ann(self, ids: np.ndarray, data: np.ndarray) -> None:
+        import faiss
+
+        n = len(ids)
+        nlist = self.lists_for(n)
+        quantizer = faiss.IndexFlatIP(self.dim)
+        if self.codec == "flat":
+            ann = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        else:
+            kind = {"fp16": faiss.ScalarQuantizer.QT_fp16, "8bit": faiss.ScalarQuantizer.QT_8bit}[self.codec]
+            ann = faiss.IndexIVFScalarQuantizer(quantizer, self.dim, nlist, kind, faiss.METRIC_INNER_PRODUCT, False)
+        ann.cp.niter = 10  # k-means converges well enough for IVF (recall measured in the bench)
+        rng = np.random.default_rng(0)
+        sample = data[rng.choice(n, size=min(n, 40 * nlist), replace=False)]
+        ann.train(np.ascontiguousarray(sample))
+        ann.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct(id) for alignment
+        for start in range(0, n, 100_000):
+            ann.add_with_ids(np.ascontiguousarray(data[start : start + 100_000]), ids[start : start + 100_000])
+        ann.nprobe = self._nprobe_for(nlist)
+        self._ann = ann
+        self._ann_ids = set(ids.tolist())
+        self._trained_size = n
+
+    def _nprobe_for(self, nlist: int) -> int:
+        if self._nprobe is not None:
+            return min(nlist, self._nprobe)
+        return int(min(nlist, max(8, np.ceil(self.probe_share * nlist))))
+
+    @property
+    def nprobe(self) -> int | None:
+        return self._ann.nprobe if self._ann is not None else self._nprobe
+
+    @nprobe.setter
+    def nprobe(self, value: int | None) -> None:
+        self._nprobe = value
+        if self._ann is not None:
+            self._ann.nprobe = self._nprobe_for(self._ann.nlist)
+
+    def _ann_contents(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of the IVF index, read list by list (no per-id reconstruct)."""
+        import faiss
+
+        lists = self._ann.invlists
+        ids, rows = [], []
+        for list_no in range(self._ann.nlist):
+            size = lists.list_size(list_no)
+            if size:
+                ids.append(faiss.rev_swig_ptr(lists.get_ids(list_no), size).copy())
+                codes = faiss.rev_swig_ptr(lists.get_codes(list_no), size * lists.code_size).copy()
+                if self.codec == "flat":
+                    rows.append(codes.view(np.float32).reshape(size, self.dim))
+                else:
+                    rows.append(self._ann.sq.decode(codes.reshape(size, lists.code_size)))
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
+        ids_all, rows_all = np.concatenate(ids), np.vstack(rows)
+        order = np.argsort(ids_all, kind="stable")
+        return ids_all[order], rows_all[order]
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the index's vectors, ids and id maps (estimated for Python containers)."""
+        if self._ann is None:
+            return self._matrix.nbytes + self._ids.nbytes + 100 * len(self._row_of)
+        n = len(self._ann_ids)
+        # vectors + ids in the lists, the id -> slot hash map (~32 B), the centroids, our id set (~60 B)
+        return n * (self._ann.code_size + 8 + 32 + 60) + 4 * self.dim * self._ann.nlist
+
+    def describe(self) -> str:
+        if self._ann is None:
+            return "exact numpy"
+        return f"FAISS IVF {self.codec} ({self._ann.nlist} lists, nprobe {self._ann.nprobe})"
 
     # -- searching -------------------------------------------------------------
     @property
@@ -145,7 +235,11 @@ class VectorIndex:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         k = max(1, int(k))
         if self._ann is not None:
-            scores, ids = self._ann.search(queries, k)
+            if len(queries) <= SMALL_BATCH:
+                with _faiss_threads(1):
+                    scores, ids = self._ann.search(queries, k)
+            else:
+                scores, ids = self._ann.search(queries, k)
             scores[ids < 0] = -np.inf
             return scores, ids
         n = self._size
@@ -186,7 +280,7 @@ class VectorIndex:
         if self._ann is not None:
             if not signal_ids:
                 return np.zeros((0, self.dim), dtype=np.float32)
-            return np.vstack([self._ann.reconstruct(i) for i in signal_ids])
+            return self._ann.reconstruct_batch(np.asarray(signal_ids, dtype=np.int64))
         return self._matrix[[self._row_of[i] for i in signal_ids]]
 
     # -- persistence -----------------------------------------------------------
@@ -195,11 +289,10 @@ class VectorIndex:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         if self._ann is not None:
-            ids = np.asarray(sorted(self._ann_ids), dtype=np.int64)
-            matrix = self.vectors(ids.tolist())
+            ids, matrix = self._ann_contents()
         else:
             ids, matrix = self._ids[: self._size], self._matrix[: self._size]
-        header = {"dim": self.dim, "ann_min_size": self.ann_min_size, "nprobe": self.nprobe}
+        header = self._header()
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -214,6 +307,38 @@ class VectorIndex:
         with np.load(Path(path), allow_pickle=False) as data:
             header = json.loads(bytes(data["header"]).decode())
             options = {"decode": decode} if decode is not None else {}
-            index = cls(header["dim"], ann_min_size=header["ann_min_size"], nprobe=header["nprobe"], **options)
-            index.add_vectors(data["ids"].tolist(), data["vectors"])
+            # "nprobe" in older snapshots was the fixed default, not a choice: it is not restored.
+            index = cls(header["dim"], ann_min_size=header["ann_min_size"], nprobe=header.get("fixed_nprobe"),
+                        probe_share=header.get("probe_share", 0.05), codec=header.get("codec", "fp16"), **options)
+            index._restore(header)
+            index.add_vectors(data["ids"], data["vectors"])
         return index
+
+    def _header(self) -> dict:
+        """What a snapshot records besides ids and vectors (subclasses add their own keys)."""
+        return {"dim": self.dim, "ann_min_size": self.ann_min_size, "fixed_nprobe": self._nprobe,
+                "probe_share": self.probe_share, "codec": self.codec}
+
+    def _restore(self, header: dict) -> None:
+        """Counterpart of :meth:`_header`, called on a fresh index before the vectors are added."""
+
+
+class _faiss_threads:
+    """Run FAISS with ``n`` OpenMP threads inside the block (restored after)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __enter__(self):
+        import faiss
+
+        self._before = faiss.omp_get_max_threads()
+        if self._before != self.n:
+            faiss.omp_set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import faiss
+
+        if self._before != self.n:
+            faiss.omp_set_num_threads(self._before)
