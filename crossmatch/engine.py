@@ -137,6 +137,7 @@ class Engine:
     def _finish(self, content: Content, hashed: Hashed, deep: bool | None) -> ScanResult:
         result = ScanResult(content.item, content.kind, list(hashed.signals), warnings=list(hashed.warnings), error=hashed.error)
         result.matches, result.suppressed = self._decide(hashed.signals)
+        result.warnings.extend(self._index_warnings(hashed.signals))
         if self._wants_deep(content, result, deep):
             result.deep = True
             # OCR and other extractors are costly: run them only when some block bank wants them
@@ -156,8 +157,15 @@ class Engine:
             more, more_suppressed = self._decide(deep_hashed.signals)
             result.matches.extend(more)
             result.suppressed.extend(more_suppressed)
+            result.warnings.extend(w for w in self._index_warnings(deep_hashed.signals) if w not in result.warnings)
         content.derived.clear()  # derived content (decoded pixels, OCR) is never kept
         return result
+
+    def _index_warnings(self, signals: Sequence[Signal]) -> list[str]:
+        """Problems an index reported while matching (e.g. text_xling bank vectors of another model)."""
+        loaded = self.indexes.sizes()  # only indices already loaded by matching: never load one just to ask
+        names = dict.fromkeys(s.type for s in signals if s.type in loaded)
+        return [w for w in (getattr(self.indexes.index(n), "warning", None) for n in names) if w]
 
     def _wants_deep(self, content: Content, result: ScanResult, deep: bool | None) -> bool:
         if deep is False or content.kind not in ("image", "video"):

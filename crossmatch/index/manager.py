@@ -120,7 +120,10 @@ class IndexManager:
             # A snapshot newer than the store belongs to another database: ignore it.
             if loader is not None and meta.get("seq", 0) <= latest:
                 try:
-                    return _Loaded(loader(paths[0]), int(meta["seq"]))
+                    snapshot = loader(paths[0])
+                    # A snapshot made for another embedding model is rebuilt: the store's signals say which model made each.
+                    if getattr(snapshot, "model_id", None) == getattr(fast, "model_id", None):
+                        return _Loaded(snapshot, int(meta["seq"]))
                 except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                     pass  # a damaged snapshot is rebuilt from the store below
         index = fast if fast is not None else signal_type.brute_force_index()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from dataclasses import replace
 from typing import Any, Sequence
 
@@ -33,6 +34,7 @@ from crossmatch.text.extract import analyse
 from crossmatch.text.langid import LanguageIdentifier
 
 NAME = "text_xling"
+log = logging.getLogger(__name__)
 MIN_CHUNK_LETTERS = 3  # shorter chunks ("ok.", "1)") carry no meaning to match
 
 
@@ -59,10 +61,74 @@ def decode_signal(signal: Signal) -> np.ndarray:
 
 
 class TextVectorIndex(VectorIndex):
-    """The fast index for text_xling signals; loads from a snapshot with its decoder."""
+    """The fast index for text_xling signals; loads from a snapshot with its decoder.
 
-    def __init__(self, dim: int, decode=decode_signal, **options: Any) -> None:
+    Cosines between vectors of different models mean nothing, so an index
+    made for ``model_id`` never searches a bank signal whose meta names
+    another model: such signals are kept aside in ``foreign`` (signal id ->
+    model id) and reported by :func:`model_mismatch_warning`.  Signals
+    without a model in their meta (hash lists from other systems) are
+    searched: there is nothing to check them against.
+    """
+
+    def __init__(self, dim: int, decode=decode_signal, model_id: str | None = None, **options: Any) -> None:
         super().__init__(dim, decode=decode, **options)
+        self.model_id = model_id
+        self.foreign: dict[int, str] = {}
+        self.warning: str | None = None  # set by TextXlingType.match; the engine shows it with scan results
+        self._warned_key: tuple | None = None
+
+    def add(self, entries) -> None:
+        own, foreign = [], {}
+        for signal_id, signal in entries:
+            model = (signal.meta or {}).get("model")
+            if self.model_id is not None and model is not None and model != self.model_id:
+                foreign[int(signal_id)] = str(model)
+            else:
+                own.append((signal_id, signal))
+        if foreign:
+            super().remove(foreign)  # a bank signal re-embedded with another model replaces its old vector
+            self.foreign.update(foreign)
+        for signal_id, _ in own:
+            self.foreign.pop(int(signal_id), None)
+        super().add(own)
+
+    def remove(self, signal_ids) -> None:
+        signal_ids = [int(i) for i in signal_ids]
+        for signal_id in signal_ids:
+            self.foreign.pop(signal_id, None)
+        super().remove(signal_ids)
+
+    def _header(self) -> dict:
+        return {**super()._header(), "model_id": self.model_id, "foreign": {str(k): v for k, v in self.foreign.items()}}
+
+    def _restore(self, header: dict) -> None:
+        self.model_id = header.get("model_id")
+        self.foreign = {int(k): v for k, v in header.get("foreign", {}).items()}
+
+
+def model_mismatch_warning(index: TextVectorIndex, lookup: BankSignalLookup | None = None,
+                           query_models: Sequence[str] = ()) -> str | None:
+    """One message naming what is not searched because another model made it, and what to do."""
+    if not index.foreign and not query_models:
+        return None
+    parts = []
+    if index.foreign:
+        by_model: dict[str, list[int]] = {}
+        for signal_id, model in index.foreign.items():
+            by_model.setdefault(model, []).append(signal_id)
+        for model, ids in sorted(by_model.items()):
+            ids.sort()
+            items = sorted({item for item, _ in (lookup(ids[:200]) if lookup else {}).values()})
+            where = (f"bank items {', '.join(map(str, items[:10]))}{' ...' if len(items) > 10 else ''}"
+                     if items else f"signal ids {', '.join(map(str, ids[:10]))}{' ...' if len(ids) > 10 else ''}")
+            parts.append(f"{len(ids)} bank signals ({where}) were embedded with model {model!r}")
+    if query_models:
+        parts.append(f"query signals were embedded with model(s) {', '.join(map(repr, sorted(set(query_models))))}")
+    return (f"text_xling: {'; '.join(parts)}, but the configured embedding backend is {index.model_id!r}; "
+            "vectors of different models cannot be compared, so they are NOT searched. Re-import those bank "
+            "items from their source (crossmatch bank import <bank> <files>) with the current backend, or set "
+            "text.embedding_backend back to the backend of that model.")
 
 
 class TextXlingType:
@@ -99,11 +165,18 @@ class TextXlingType:
             return []
         return self._signals(content)
 
-    def _signals(self, content: Content) -> list[Signal]:
+    def embedded_texts(self, content: Content) -> list[str]:
+        """The chunk texts that hashing ``content`` embeds, in order (one ``embed`` call per content)."""
+        return [c.text for c in self._chunks(content)[1]]
+
+    def _chunks(self, content: Content):
         analysis = analyse(content, self._language_identifier(), self._settings.text.max_chars)
         if analysis is None:
-            return []
-        chunks = [c for c in analysis.chunks if sum(ch.isalpha() for ch in c.text) >= MIN_CHUNK_LETTERS]
+            return None, []
+        return analysis, [c for c in analysis.chunks if sum(ch.isalpha() for ch in c.text) >= MIN_CHUNK_LETTERS]
+
+    def _signals(self, content: Content) -> list[Signal]:
+        analysis, chunks = self._chunks(content)
         if not chunks:
             return []
         vectors = self.backend.embed([c.text for c in chunks], kind="query")
@@ -136,28 +209,39 @@ class TextXlingType:
         for position in range(3):
             v = rng.standard_normal(384).astype(np.float32)
             out.append(Signal(NAME, encode_vector(v / np.linalg.norm(v)),
-                              meta={"chunk": position, "chunks": 3, "model": "example"}))
+                              meta={"chunk": position, "chunks": 3, "model": self.backend.model_id}))
         return out
 
     def brute_force_index(self) -> SignalIndex:
         return BruteForceIndex(self.compare, "score")
 
     def fast_index(self) -> SignalIndex | None:
-        return TextVectorIndex(self.backend.dim)
+        return TextVectorIndex(self.backend.dim, model_id=self.backend.model_id)
 
     # -- deciding -------------------------------------------------------------------------
     def match(self, queries: Sequence[Signal], index: SignalIndex, threshold: float,
               lookup: BankSignalLookup) -> list[Candidate]:
         queries = [q for q in queries if q.type == NAME]
+        model = getattr(index, "model_id", None)
+        other = [str(q.meta["model"]) for q in queries if model and (q.meta or {}).get("model") not in (None, model)]
+        if other:  # e.g. signals hashed elsewhere and sent to lookup
+            queries = [q for q in queries if (q.meta or {}).get("model") in (None, model)]
+        if isinstance(index, TextVectorIndex):
+            self._warn_on_mismatch(index, lookup, other)
         if not queries or len(index) == 0:
             return []
         query_vectors = np.vstack([decode_vector(q.value) for q in queries])
         query_info = [_chunk_info(q, n, len(queries)) for n, q in enumerate(queries)]
         resolved_cache: dict[int, tuple[int, Signal]] = {}
+        info_cache: dict[int, tuple[int, ChunkInfo]] = {}
 
         def resolve(ids: list[int]) -> dict[int, tuple[int, ChunkInfo]]:
-            resolved_cache.update(lookup([i for i in ids if i not in resolved_cache]))
-            return {i: (resolved_cache[i][0], _chunk_info(resolved_cache[i][1], 0, 1)) for i in ids if i in resolved_cache}
+            missing = [i for i in ids if i not in resolved_cache]
+            if missing:
+                for i, (item, signal) in lookup(missing).items():
+                    resolved_cache[i] = (item, signal)
+                    info_cache[i] = (item, _chunk_info(signal, 0, 1))
+            return {i: info_cache[i] for i in ids if i in info_cache}
 
         if isinstance(index, VectorIndex):
             search, vectors = index.search, index.vectors
@@ -175,6 +259,17 @@ class TextXlingType:
                 evidence={"bank_item_id": decision.bank_item_id, **decision.evidence()},
             ))
         return candidates
+
+
+    def _warn_on_mismatch(self, index: TextVectorIndex, lookup: BankSignalLookup, query_models: list[str]) -> None:
+        """Set ``index.warning`` (the engine adds it to scan results) and log it once per state."""
+        key = (len(index.foreign), frozenset(index.foreign.values()), frozenset(query_models))
+        if index._warned_key == key:
+            return
+        index._warned_key = key
+        index.warning = model_mismatch_warning(index, lookup, query_models)
+        if index.warning:
+            log.warning("%s", index.warning)
 
 
 def _chunk_info(signal: Signal, default_position: int, default_count: int) -> ChunkInfo:
