@@ -88,7 +88,7 @@ def test_ivf_is_retrained_with_more_lists_as_it_grows_and_keeps_every_id():
     idx = VectorIndex(32, ann_min_size=1000)
     idx.add_vectors(range(1000), data[:1000])
     first_lists = idx._ann.nlist
-    assert idx.nprobe == max(8, int(np.ceil(0.05 * first_lists)))  # a share of the lists by default
+    assert idx.nprobe == max(8, int(np.ceil(idx.probe_share * first_lists)))  # a share of the lists by default
     idx.remove([5])
     for start in range(1000, 9000, 1000):
         idx.add_vectors(range(start, start + 1000), data[start : start + 1000])

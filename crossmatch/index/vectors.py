@@ -55,7 +55,7 @@ class VectorIndex:
         ann_min_size: int = 50_000,
         nprobe: int | None = None,
         max_hits: int = 256,
-        probe_share: float = 0.05,
+        probe_share: float = 0.08,
         codec: str = "fp16",
     ) -> None:
         if codec not in CODECS:
@@ -309,7 +309,7 @@ class VectorIndex:
             options = {"decode": decode} if decode is not None else {}
             # "nprobe" in older snapshots was the fixed default, not a choice: it is not restored.
             index = cls(header["dim"], ann_min_size=header["ann_min_size"], nprobe=header.get("fixed_nprobe"),
-                        probe_share=header.get("probe_share", 0.05), codec=header.get("codec", "fp16"), **options)
+                        probe_share=header.get("probe_share", 0.08), codec=header.get("codec", "fp16"), **options)
             index._restore(header)
             index.add_vectors(data["ids"], data["vectors"])
         return index
