@@ -63,6 +63,10 @@ def test_a_background_close_to_the_query_lowers_the_margin():
     crowded = match_document(query, infos, exact_search(bank), lambda ids: bank[ids], resolve, config, generic)
     assert alone and alone[0].score > 0
     assert not crowded or crowded[0].score < alone[0].score
+    # A bank big enough to be its own neighbourhood does not borrow the background.
+    big = match_document(query, infos, exact_search(bank), lambda ids: bank[ids], resolve, config, generic,
+                         bank_size=config.background_below_chunks)
+    assert [d.score for d in big] == [d.score for d in alone]
 
 
 def test_thousands_separators_agree_across_conventions():

@@ -47,6 +47,13 @@ CODECS = ("fp16", "8bit", "flat")
 SMALL_BATCH = 16
 
 
+# Share of IVF lists scanned per query.  Chosen for recall over latency: on a padded 1M-chunk
+# bank 8% kept 0.90 of the exact top-16 and 102/120 translation decisions (lookup p50 27 ms),
+# 16% keeps 0.97 and 106/120 (p50 43 ms); at 100k, 0.82 -> 0.94 and 93 -> 109/120 for 1 ms
+# (bench/results/text_match.md).  A missed translation costs a review team more than 15 ms.
+DEFAULT_PROBE_SHARE = 0.16
+
+
 class VectorIndex:
     def __init__(
         self,
@@ -55,7 +62,7 @@ class VectorIndex:
         ann_min_size: int = 50_000,
         nprobe: int | None = None,
         max_hits: int = 256,
-        probe_share: float = 0.08,
+        probe_share: float = DEFAULT_PROBE_SHARE,
         codec: str = "fp16",
     ) -> None:
         if codec not in CODECS:
@@ -309,7 +316,7 @@ class VectorIndex:
             options = {"decode": decode} if decode is not None else {}
             # "nprobe" in older snapshots was the fixed default, not a choice: it is not restored.
             index = cls(header["dim"], ann_min_size=header["ann_min_size"], nprobe=header.get("fixed_nprobe"),
-                        probe_share=header.get("probe_share", 0.08), codec=header.get("codec", "fp16"), **options)
+                        probe_share=header.get("probe_share", DEFAULT_PROBE_SHARE), codec=header.get("codec", "fp16"), **options)
             index._restore(header)
             index.add_vectors(data["ids"], data["vectors"])
         return index

@@ -264,7 +264,8 @@ class TextXlingType:
             vectors = lambda ids: np.vstack([decode_vector(resolved_cache[i][1].value) for i in ids])  # noqa: E731
         config = self.config if threshold == self.config.threshold else replace(self.config, threshold=threshold)
         candidates = []
-        for decision in match_document(query_vectors, query_info, search, vectors, resolve, config, self.background):
+        for decision in match_document(query_vectors, query_info, search, vectors, resolve, config, self.background,
+                                       bank_size=len(index)):
             if decision.score < threshold:
                 continue
             candidates.append(Candidate(
