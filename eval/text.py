@@ -81,14 +81,16 @@ def lines(path: Path) -> list[str]:
     return [t.strip() for t in path.read_text(encoding="utf-8").splitlines()]
 
 
-def chunk_infos(texts: list[str], lang: str) -> list[ChunkInfo]:
-    """As text_xling builds them: numbers and length from the normalised chunk, names from the original."""
-    out = []
-    for i, t in enumerate(texts):
-        norm = normalize(t).text
-        out.append(ChunkInfo(i, len(texts), start=0, end=len(t), lang=lang, numbers=numbers(norm), names=name_keys(t),
-                             text=t[:80], length=len(norm)))
-    return out
+def chunk_infos(texts: list[str], lang: str, norms: list[str]) -> list[ChunkInfo]:
+    """As text_xling builds them: numbers and length from the normalised chunk (``norms``), names from the original."""
+    return [ChunkInfo(i, len(texts), start=0, end=len(t), lang=lang, numbers=numbers(n), names=name_keys(t),
+                      text=t[:80], length=len(n))
+            for i, (t, n) in enumerate(zip(texts, norms))]
+
+
+def normalized(texts: list[str], rows) -> dict[int, str]:
+    """``normalize(texts[r]).text`` by row, once per row (a news sentence sits in several posts)."""
+    return {r: normalize(texts[r]).text for r in set(rows)}
 
 
 # -- 1. Tatoeba ----------------------------------------------------------------------
@@ -162,7 +164,7 @@ def in_bank(doc: int) -> bool:
 class Bank:
     """The arb_Arab FLORES documents as a bank: one VectorIndex, chunk infos by signal id."""
 
-    def __init__(self, vectors: np.ndarray, texts: list[str], docs: list[list[int]],
+    def __init__(self, vectors: np.ndarray, texts: list[str], norms: list[str], docs: list[list[int]],
                  background: np.ndarray | None = None) -> None:
         self.background = background
         self.index = VectorIndex(vectors.shape[1])
@@ -171,9 +173,9 @@ class Bank:
             if not in_bank(d):
                 continue
             for pos, line in enumerate(rows):
-                norm = normalize(texts[line]).text
                 self.info[line] = (d, ChunkInfo(pos, len(rows), start=0, end=len(texts[line]), lang="ar",
-                                                numbers=numbers(norm), names=name_keys(texts[line]), length=len(norm)))
+                                                numbers=numbers(norms[line]), names=name_keys(texts[line]),
+                                                length=len(norms[line])))
             self.index.add_vectors(rows, vectors[rows])
 
     def match(self, vectors: np.ndarray, query: list[ChunkInfo], config: DecisionConfig):
@@ -182,10 +184,10 @@ class Bank:
                               len(self.index))
 
 
-def embedded(embed: CachedEmbedder, texts: list[str], rows: list[int]) -> dict[int, np.ndarray]:
-    """Vectors of the normalised ``texts[rows]`` by row (only the rows a run uses are embedded)."""
-    rows = sorted(set(rows))
-    return dict(zip(rows, embed([normalize(texts[r]).text for r in rows])))
+def embedded(embed: CachedEmbedder, norms: dict[int, str]) -> dict[int, np.ndarray]:
+    """Vectors of normalised texts by row (only the rows a run uses are embedded)."""
+    rows = sorted(norms)
+    return dict(zip(rows, embed([norms[r] for r in rows])))
 
 
 # Negative sources per query language: (kind, file under evaldata, document grouping).
@@ -199,7 +201,7 @@ def document_queries(data: Path, embed: CachedEmbedder, smoke: bool, only: list[
     """(split, kind, lang, gold doc or None, vectors, chunk infos) for every query document.
 
     Positives: FLORES documents of the bank, translated.  Negatives: FLORES documents left out
-    of the bank (same domain), and posts cut from news (NTREX-128) and health text (TICO-19).
+    of the bank (same domain), and posts cut from news (NTREX-128).
     """
     fdocs = flores_documents(data)[:12] if smoke else flores_documents(data)
     grouping = {"ntrex": ntrex_documents(data)}
@@ -208,19 +210,21 @@ def document_queries(data: Path, embed: CachedEmbedder, smoke: bool, only: list[
     langs = {"rus_Cyrl": "rus"} if smoke else {k: v for k, v in QUERY_LANGS.items() if only is None or k in only}
     for flang, nlang in langs.items():
         texts = lines(data / "flores200-devtest" / f"{flang}.devtest")
-        vecs = embedded(embed, texts, [i for d in fdocs for i in d])
+        norms = normalized(texts, [i for d in fdocs for i in d])
+        vecs = embedded(embed, norms)
         for d, rows in enumerate(fdocs):
             kind = "positive" if in_bank(d) else "negative-flores"
             yield (split_of(d), kind, flang, d if in_bank(d) else None, np.stack([vecs[r] for r in rows]),
-                   chunk_infos([texts[r] for r in rows], flang))
+                   chunk_infos([texts[r] for r in rows], flang, [norms[r] for r in rows]))
         for kind, path, group in negative_sources(flang, nlang):
             ntexts = lines(data / path)
             docs = grouping[group]
-            nvecs = embedded(embed, ntexts, [i for d in docs for i in d])
+            nnorms = normalized(ntexts, [i for d in docs for i in d])
+            nvecs = embedded(embed, nnorms)
             for d, rows in enumerate(docs):
                 for post in windows(rows):
                     yield (split_of(d), kind, flang, None, np.stack([nvecs[r] for r in post]),
-                           chunk_infos([ntexts[r] for r in post], flang))
+                           chunk_infos([ntexts[r] for r in post], flang, [nnorms[r] for r in post]))
 
 
 def warm(data: Path, embed: CachedEmbedder) -> None:
@@ -261,7 +265,7 @@ def load_bank(data: Path, embed: CachedEmbedder, smoke: bool, storage: str = "fl
         vecs[rows] = embed([norm[i] for i in rows])
     else:
         vecs = embed(norm)
-    return Bank(quantize(vecs, storage), texts, fdocs, load_background(embed.backend.model_id) if background else None)
+    return Bank(quantize(vecs, storage), texts, norm, fdocs, load_background(embed.backend.model_id) if background else None)
 
 
 def evaluate(bank: Bank, queries: list[tuple], config: DecisionConfig, split: str) -> dict:
@@ -322,7 +326,8 @@ def excerpt_queries(data: Path, embed: CachedEmbedder, split: str, smoke: bool, 
                 filler.append(ntexts[next(news)])
             cut = len(filler) // 2
             doc = filler[:cut] + quote + filler[cut:]
-            yield split, "positive", flang, d, embed([normalize(t).text for t in doc]), chunk_infos(doc, flang)
+            norms = [normalize(t).text for t in doc]
+            yield split, "positive", flang, d, embed(norms), chunk_infos(doc, flang, norms)
 
 
 def disguise(text: str, how: str, maps: dict, rng: random.Random) -> str:
@@ -355,7 +360,8 @@ def disguised_queries(data: Path, embed: CachedEmbedder, split: str, how: str, s
         for d, rows in enumerate(fdocs):
             if in_bank(d) and split_of(d) == split:
                 doc = [disguise(texts[r], how, maps, rng) for r in rows]
-                yield split, "positive", flang, d, embed([normalize(t).text for t in doc]), chunk_infos(doc, flang)
+                norms = [normalize(t).text for t in doc]
+                yield split, "positive", flang, d, embed(norms), chunk_infos(doc, flang, norms)
 
 
 # -- 4. report -----------------------------------------------------------------------------

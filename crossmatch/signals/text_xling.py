@@ -19,6 +19,7 @@ import base64
 import binascii
 import logging
 from dataclasses import replace
+from functools import cached_property
 from typing import Any, Sequence
 
 import numpy as np
@@ -145,8 +146,6 @@ class TextXlingType:
         self.config = config or DecisionConfig()
         self.default_threshold = self.config.threshold
         self._langid = None
-        self._background: np.ndarray | None = None
-        self._background_loaded = False
 
     @property
     def backend(self) -> EmbeddingBackend:
@@ -154,14 +153,10 @@ class TextXlingType:
             self._backend = create_backend(self._settings.text.embedding_backend, num_threads=self._settings.workers)
         return self._backend
 
-    @property
+    @cached_property
     def background(self) -> np.ndarray | None:
         """The shipped background vectors for this backend's model (None: none ship, or switched off)."""
-        if not self._background_loaded:
-            if self._settings.text.background_corpus:
-                self._background = load_background(self.backend.model_id)
-            self._background_loaded = True
-        return self._background
+        return load_background(self.backend.model_id) if self._settings.text.background_corpus else None
 
     # -- hashing ---------------------------------------------------------------------
     def validate(self, value: str) -> str:

@@ -11,7 +11,10 @@ translation (or a quotation) preserves and a same-topic text does not:
    sentences close to everything;
 2. the aligned pairs must keep their order (a monotonic alignment, found by
    dynamic programming);
-3. numbers and names in aligned pairs must agree where both sides have them.
+3. numbers in aligned pairs must agree where both sides have them, and
+   lengths must be plausible.  (Names, as transliterated consonant
+   skeletons, were measured and left out: true Arabic-Cyrillic pairs almost
+   never agreed.  Chunks still carry them, for future checks.)
 
 One match lists every aligned pair so a reviewer sees exactly what was reused.
 """
@@ -75,7 +78,6 @@ class AlignedPair:
     cosine: float
     margin: float
     numbers_agree: float | None
-    names_agree: float | None
 
     def evidence(self) -> dict:
         out = {
@@ -172,7 +174,7 @@ def decide_item(
     aligned = [
         AlignedPair(
             query[i], bank[j], int(bank_signal_ids[j]), float(cos[i, j]), float(margin[i, j]),
-            agreement(query[i].numbers, bank[j].numbers), _names_agree(query[i], bank[j]),
+            agreement(query[i].numbers, bank[j].numbers),
         )
         for i, j in pairs
     ]
@@ -230,14 +232,6 @@ def _length(chunk: ChunkInfo) -> int | None:
     if chunk.start is None or chunk.end is None:
         return None
     return max(1, chunk.end - chunk.start)
-
-
-def _names_agree(a: ChunkInfo, b: ChunkInfo) -> float | None:
-    if not a.names or not b.names:
-        return None
-    small, large = (a.names, b.names) if len(a.names) <= len(b.names) else (b.names, a.names)
-    hits = sum(1 for k in small if any(k.startswith(o) or o.startswith(k) for o in large))
-    return hits / len(small)
 
 
 # -- the search side ---------------------------------------------------------------
