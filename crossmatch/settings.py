@@ -1,16 +1,18 @@
 """One typed settings object, validated at start-up and passed in (no globals).
 
-Values come from arguments, then ``CROSSMATCH_*`` environment variables, then
-defaults.  Each area keeps its settings in its own small sub-model.
+:meth:`Settings.load` is the only loader: explicit values, then ``CROSSMATCH_*``
+environment variables (``__`` between levels), then a TOML file, then defaults.
+Each area keeps its settings in its own small sub-model.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
 
 class ImageSettings(BaseModel):
@@ -31,6 +33,7 @@ class TextSettings(BaseModel):
     # Margins are measured against the shipped background corpus as well as the bank
     # (crossmatch/text/background.py); without it a small bank flags same-topic text.
     background_corpus: bool = True
+    embedding_threads: int = Field(default=0, ge=0)  # 0: the cores divided among the hashing processes
 
 
 class VideoSettings(BaseModel):
@@ -92,7 +95,29 @@ class ServiceSettings(BaseModel):
     webhook_backoff_max_s: float = 3600.0
     webhook_timeout_s: float = 10.0
     worker_poll_s: float = 1.0
-    background_workers: bool = True  # delivery and submission threads in the server process
+    background_workers: bool = True  # False: no background loops at all (tests drive them by hand)
+    # Which loops a server process runs: "api" serves lookups and the UI, "worker" runs submissions,
+    # deliveries and exchange syncs, "all" both (one box). `crossmatch serve --role` sets it.
+    role: Literal["all", "api", "worker"] = "all"
+    # Hashing, decoding and OCR of uploads run in this many processes per server process
+    # (0: the top-level `workers` setting). Index lookups run in the request threads, lock-free.
+    hash_processes: int = Field(default=0, ge=0)
+    # Requests admitted per hashing process before the server sheds load with 503 + Retry-After.
+    max_in_flight_per_process: int = Field(default=4, ge=1)
+    # A request waits at most this long for a free slot before it is shed.
+    admission_wait_s: float = Field(default=0.5, ge=0.0)
+    retry_after_s: int = Field(default=1, ge=1)
+    # The deep pass (regions, local features, OCR) of a synchronous lookup gets this long; what it
+    # could not finish goes to the asynchronous path (a queued submission, scanned by a worker, whose
+    # matches open cases and fire webhooks) and the answer says so. 0: the upload path does the cheap
+    # pass only and answers at hashing speed (BENCHMARKS.md); 0.3 runs regions and local features
+    # in the request too, at about half the throughput. OCR needs at least 1 s and is almost always async.
+    deep_budget_s: float = Field(default=0.0, ge=0.0)
+    # Lookups show matchers the block matches an allow bank suppressed (and so which allow items
+    # exist). Off: only curators and admins see them.
+    expose_allow_matches: bool = False
+    # Indices look for bank changes made by other processes at most this often.
+    index_refresh_s: float = Field(default=1.0, ge=0.0)
 
 
 class ReviewSettings(BaseModel):
@@ -109,14 +134,25 @@ class ExchangeSettings(BaseModel):
     scheduler_poll_s: float = 30.0
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
+    """Every setting, from (highest first) explicit values, ``CROSSMATCH_*`` environment variables
+    (nested with ``__``: ``CROSSMATCH_TEXT__EMBEDDING_BACKEND``), the TOML file, then defaults.
+
+    The TOML file is ``--config`` / ``CROSSMATCH_CONFIG``, else ``crossmatch.toml`` in the data
+    directory when it exists; its tables are the sub-models (``[text]``, ``[service]``, ...).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CROSSMATCH_", env_nested_delimiter="__", extra="forbid")
+
     home: Path = Field(default_factory=lambda: Path.home() / ".crossmatch")
     database_url: str | None = None
     # Run the costly pass (OCR, region crops) on media the cheap pass did not decide.
     deep_scan: bool = True
     keep_media: bool = False
     media_retention_days: int = 30
-    workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    # Hashing processes: CLI batches fan out over this many; each server process keeps a pool this
+    # size (service.hash_processes overrides it there). Each process embeds text with one thread.
+    workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
     image: ImageSettings = Field(default_factory=ImageSettings)
     text: TextSettings = Field(default_factory=TextSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
@@ -127,6 +163,8 @@ class Settings(BaseModel):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
     extra: dict[str, Any] = Field(default_factory=dict)
+    # Where the TOML file was read from (None: none), for `crossmatch config show`.
+    config_file: Path | None = None
 
     @field_validator("home")
     @classmethod
@@ -141,19 +179,90 @@ class Settings(BaseModel):
     def index_dir(self) -> Path:
         return self.home / "index"
 
+    @property
+    def embedding_threads(self) -> int:
+        """Threads one process embeds text with: the cores shared out among the hashing processes
+        (``workers`` processes each with ``workers`` threads would oversubscribe the CPU N-fold)."""
+        return self.text.embedding_threads or max(1, (os.cpu_count() or 1) // max(1, self.workers))
+
+    @property
+    def pool_processes(self) -> int:
+        """Hashing processes of one server process."""
+        return self.service.hash_processes or self.workers
+
     @classmethod
-    def load(cls, home: str | Path | None = None, database_url: str | None = None, **overrides: Any) -> "Settings":
-        """Build settings from explicit values, then the environment, then defaults."""
-        env = os.environ
+    def load(
+        cls, home: str | Path | None = None, database_url: str | None = None, config: str | Path | None = None, **overrides: Any
+    ) -> "Settings":
+        """The one loader the CLI, ``serve`` and the workers use (see the class docstring for the order)."""
         values: dict[str, Any] = dict(overrides)
-        home = home or env.get("CROSSMATCH_HOME")
         if home:
             values["home"] = Path(home)
-        database_url = database_url or env.get("CROSSMATCH_DATABASE_URL")
         if database_url:
             values["database_url"] = database_url
-        if "CROSSMATCH_WORKERS" in env and "workers" not in values:
-            values["workers"] = int(env["CROSSMATCH_WORKERS"])
-        if "CROSSMATCH_KEEP_MEDIA" in env and "keep_media" not in values:
-            values["keep_media"] = env["CROSSMATCH_KEEP_MEDIA"].lower() in {"1", "true", "yes"}
-        return cls(**values)
+        path = _config_path(config, values.get("home"))
+        if path is not None:
+            values["config_file"] = path
+        try:
+            loaded = _with_toml(cls, path)(**values)
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc, path)) from None
+        # Back to the plain class (picklable for worker processes); validation does not re-read sources.
+        return cls.model_validate(loaded.model_dump()) if type(loaded) is not cls else loaded
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as JSON, with secrets masked (for ``crossmatch config show``)."""
+        data = self.model_dump(mode="json")
+        data["home"], data["database_url"] = str(self.home), _mask_url(self.database_url)
+        if data["service"].get("secret_key"):
+            data["service"]["secret_key"] = "***"
+        return data
+
+
+class SettingsError(ValueError):
+    """Settings that do not validate; the message names the setting, its source and the rule."""
+
+
+def _config_path(explicit: str | Path | None, home: str | Path | None) -> Path | None:
+    explicit = explicit or os.environ.get("CROSSMATCH_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"config file {path} does not exist; create it or drop --config / CROSSMATCH_CONFIG")
+        return path.resolve()
+    home = Path(home or os.environ.get("CROSSMATCH_HOME") or Path.home() / ".crossmatch").expanduser()
+    candidate = home / "crossmatch.toml"
+    return candidate.resolve() if candidate.is_file() else None
+
+
+def _with_toml(cls: type[Settings], path: Path | None) -> type[Settings]:
+    """``cls`` with the TOML file as its lowest-priority source (the path is known only at load time)."""
+    if path is None:
+        return cls
+
+    class _FromToml(cls):  # type: ignore[misc, valid-type]
+        @classmethod
+        def settings_customise_sources(cls_, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+            return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path)
+
+    _FromToml.__name__ = cls.__name__
+    return _FromToml
+
+
+def _explain(exc: ValidationError, path: Path | None) -> str:
+    where = f" (from the environment, {path} or arguments)" if path else " (from the environment or arguments)"
+    parts = []
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error["loc"])
+        env = "CROSSMATCH_" + "__".join(str(p).upper() for p in error["loc"])
+        parts.append(f"setting {name} ({env}): {error['msg']}")
+    return "; ".join(parts) + where
+
+
+def _mask_url(url: str | None) -> str | None:
+    if not url or "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url

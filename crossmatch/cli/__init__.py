@@ -13,7 +13,10 @@ from crossmatch.cli import scan as scan_cli
 from crossmatch.cli import serve as serve_cli
 from crossmatch.cli.maintenance import purge_cmd
 from crossmatch.cli.samples import samples_cmd
-from crossmatch.settings import Settings
+from crossmatch.cli import config as config_cli
+from crossmatch.cli import index as index_cli
+from crossmatch.cli.output import fail
+from crossmatch.settings import Settings, SettingsError
 
 app = typer.Typer(
     help="crossmatch: recognise known violent-extremist content across edits, formats and languages.",
@@ -30,13 +33,20 @@ def _root(
         None, "--database-url", envvar="CROSSMATCH_DATABASE_URL", help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db; default SQLite in the data directory."
     ),
     workers: Optional[int] = typer.Option(None, "--workers", help="Hashing processes (default: all cores)."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", envvar="CROSSMATCH_CONFIG", help="TOML settings file (default: crossmatch.toml in the data directory)."),
 ) -> None:
     overrides = {"workers": workers} if workers else {}
-    ctx.obj = Settings.load(home=home, database_url=database_url, **overrides)
+    try:
+        ctx.obj = Settings.load(home=home, database_url=database_url, config=config, **overrides)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
 
 
 app.add_typer(banks_cli.app, name="bank")
 app.add_typer(exchange_cli.app, name="exchange")
+app.add_typer(config_cli.app, name="config")
+app.add_typer(index_cli.app, name="index")
 scan_cli.register(app)
 serve_cli.register(app)
 app.command("samples")(samples_cmd)

@@ -150,7 +150,7 @@ class TextXlingType:
     @property
     def backend(self) -> EmbeddingBackend:
         if self._backend is None:  # created on first use: loading a model is not free
-            self._backend = create_backend(self._settings.text.embedding_backend, num_threads=self._settings.workers)
+            self._backend = create_backend(self._settings.text.embedding_backend, num_threads=self._settings.embedding_threads)
         return self._backend
 
     @cached_property
