@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 from crossmatch.banks.schemas import BankSpec
 from crossmatch.banks.service import ItemUpsert
@@ -21,6 +23,12 @@ def _flip(value: str, bits: int, rng: random.Random) -> str:
     return f"{n:064x}"
 
 
+def _snapshot(settings) -> Path:
+    """The data file the PDQ snapshot's meta file names."""
+    meta = json.loads((settings.index_dir / "pdq.index.json").read_text())
+    return settings.index_dir / meta["file"]
+
+
 def test_snapshot_is_saved_loaded_and_caught_up(sqlite_settings):
     rng = random.Random(5)
     hashes = [_pdq(rng) for _ in range(300)]
@@ -28,8 +36,7 @@ def test_snapshot_is_saved_loaded_and_caught_up(sqlite_settings):
         ctx.banks.create_bank(BankSpec(name="b"))
         ctx.banks.upsert_items("b", [ItemUpsert(f"i{n}", [Signal("pdq", h, 100)]) for n, h in enumerate(hashes)])
         assert len(ctx.engine.lookup([Signal("pdq", _flip(hashes[0], 10, rng), 100)])) == 1
-    snapshot = sqlite_settings.index_dir / "pdq.index"
-    assert snapshot.exists(), "closing a context saves the PDQ index snapshot"
+    assert _snapshot(sqlite_settings).exists(), "closing a context saves the PDQ index snapshot"
 
     # Another process adds and removes items while no index is loaded.
     with open_context(sqlite_settings) as writer:
@@ -49,7 +56,7 @@ def test_damaged_or_foreign_snapshot_is_rebuilt_from_the_store(sqlite_settings):
         ctx.banks.create_bank(BankSpec(name="b"))
         ctx.banks.upsert_items("b", [ItemUpsert("x", [Signal("pdq", "f" * 64, 100)])])
         ctx.engine.lookup([Signal("pdq", "f" * 64, 100)])
-    snapshot = sqlite_settings.index_dir / "pdq.index"
+    snapshot = _snapshot(sqlite_settings)
     snapshot.write_bytes(snapshot.read_bytes()[:200])  # truncated mid-write (e.g. a full disk)
     with open_context(sqlite_settings) as ctx:
         assert [m.bank_item for m in ctx.engine.lookup([Signal("pdq", "f" * 64, 100)])] == ["x"]

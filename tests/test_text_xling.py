@@ -214,8 +214,8 @@ def test_engine_reports_the_mismatch_with_scan_results(tmp_path):
     (settings.index_dir / "text_xling.index.json").exists() or pytest.skip("no snapshot written")
     with open_context(settings) as ctx:
         index = ctx.indexes.index("text_xling")
-        index.model_id = "changed:model"
-        ctx.indexes._loaded["text_xling"].unsaved = 1
+        index.base.model_id = "changed:model"
+        ctx.indexes._states["text_xling"].saved_seq = -1  # force a save of the changed base
         ctx.indexes.save()
     with open_context(settings) as ctx:
         index = ctx.indexes.index("text_xling")

@@ -272,6 +272,10 @@ class BankService:
         with self._sessions() as session:
             return session.scalar(select(func.max(SignalChange.seq))) or 0
 
+    def count_signals(self, signal_type: str) -> int:
+        with self._sessions() as session:
+            return session.scalar(select(func.count()).select_from(SignalRow).where(SignalRow.type == signal_type)) or 0
+
     def iter_signals(self, signal_type: str, batch: int = 50_000) -> Iterator[tuple[int, Signal]]:
         """Every stored signal of a type, streamed in id order."""
         last = 0

@@ -43,6 +43,9 @@ class BruteForceIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, signal_id: object) -> bool:
+        return signal_id in self._entries
+
 
 class ExactIndex:
     """Equality lookups (md5, sha256, url): a dict from value to signal ids."""
@@ -71,3 +74,6 @@ class ExactIndex:
 
     def __len__(self) -> int:
         return len(self._value_of)
+
+    def __contains__(self, signal_id: object) -> bool:
+        return signal_id in self._value_of

@@ -77,3 +77,6 @@ class MinHashLSHIndex:
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def __contains__(self, signal_id: object) -> bool:
+        return signal_id in self._values

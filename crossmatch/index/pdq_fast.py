@@ -261,6 +261,17 @@ class PdqIndex:
         base, tail = self._segments
         return base.n_alive + tail.n_alive
 
+    def __contains__(self, signal_id: object) -> bool:
+        if not isinstance(signal_id, (int, np.integer)):
+            return False
+        ids = np.asarray([signal_id], dtype=np.int64)
+        base, tail = self._segments
+        rows = base.rows_of(ids)
+        if len(rows) and base.alive[rows].any():
+            return True
+        live = tail.alive[: tail.n] & (tail.ids[: tail.n] == ids[0])
+        return bool(live.any())
+
     # -- persistence -----------------------------------------------------
     def save(self, path: Path) -> None:
         """Write the whole state (tables included) to ``path`` atomically."""
