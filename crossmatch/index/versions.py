@@ -83,7 +83,7 @@ class LayeredIndex:
                 hits.extend(h for h in index.query(signal, threshold) if self._live(no, h.signal_id))
         return hits
 
-    def query_many(self, hashes: np.ndarray, threshold: float) -> list[list[tuple[int, int]]]:
+    def _query_many(self, hashes: np.ndarray, threshold: float) -> list[list[tuple[int, int]]]:
         out: list[list[tuple[int, int]]] = [[] for _ in range(len(hashes))]
         for no, index in self._all():
             if not len(index):
@@ -94,7 +94,7 @@ class LayeredIndex:
             row.sort(key=lambda h: (h[1], h[0]))
         return out
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, ids) per query over the live entries, best first (vector indices)."""
         queries = np.atleast_2d(queries)
         score_parts, id_parts = [], []
@@ -118,7 +118,7 @@ class LayeredIndex:
             ids = np.hstack([ids, np.full((len(queries), pad), -1, ids.dtype)])
         return scores, ids
 
-    def vectors(self, signal_ids: Iterable[int]) -> np.ndarray:
+    def _vectors(self, signal_ids: Iterable[int]) -> np.ndarray:
         signal_ids = [int(i) for i in signal_ids]
         rows = []
         for i in signal_ids:
@@ -128,9 +128,30 @@ class LayeredIndex:
         dim = getattr(self.base, "dim", 0)
         return np.vstack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
 
+    # The base's optional capabilities, offered only when the base has them, so a matcher's
+    # ``hasattr(index, "search")`` answers for the layered index as it would for the base.
+    @property
+    def query_many(self):
+        return self._capability("query_many", self._query_many)
+
+    @property
+    def search(self):
+        return self._capability("search", self._search)
+
+    @property
+    def vectors(self):
+        return self._capability("vectors", self._vectors)
+
+    def _capability(self, name: str, method):
+        if not hasattr(self.base, name):
+            raise AttributeError(name)
+        return method
+
     @property
     def foreign(self) -> dict[int, Any]:
         """Vector indices: bank signals set aside because another model made them, across layers."""
+        if not hasattr(self.base, "foreign"):
+            raise AttributeError("foreign")
         merged = {i: m for i, m in getattr(self.base, "foreign", {}).items() if self.touched.get(i, BASE) == BASE}
         for no, layer in enumerate(self.layers, 1):
             merged.update({i: m for i, m in getattr(layer.index, "foreign", {}).items() if self._live(no, i)})

@@ -235,7 +235,7 @@ class TextXlingType:
         other = [str(q.meta["model"]) for q in queries if model and (q.meta or {}).get("model") not in (None, model)]
         if other:  # e.g. signals hashed elsewhere and sent to lookup
             queries = [q for q in queries if (q.meta or {}).get("model") in (None, model)]
-        if isinstance(index, TextVectorIndex):
+        if hasattr(index, "foreign"):  # a TextVectorIndex, or an index version over one
             self._warn_on_mismatch(index, lookup, other)
         if not queries or len(index) == 0:
             return []
@@ -252,7 +252,7 @@ class TextXlingType:
                     info_cache[i] = (item, _chunk_info(signal, 0, 1))
             return {i: info_cache[i] for i in ids if i in info_cache}
 
-        if isinstance(index, VectorIndex):
+        if hasattr(index, "search") and hasattr(index, "vectors"):  # a VectorIndex, or an index version over one
             search, vectors = index.search, index.vectors
         else:  # any SignalIndex (the brute-force reference): same answers, slower
             search = _generic_search(index)
