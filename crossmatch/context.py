@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from crossmatch.banks.service import BankService
 from crossmatch.engine import Engine
+from crossmatch.hashing import HashPool
 from crossmatch.index.manager import IndexManager
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Extractor
@@ -32,8 +33,11 @@ class Context:
     registry: SignalRegistry
     indexes: IndexManager
     engine: Engine
+    pool: HashPool | None = None
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         self.indexes.save()
         self.db.dispose()
 
@@ -62,12 +66,15 @@ def load_extractors(settings: Settings) -> list[Extractor]:
     return extractors
 
 
-def open_context(settings: Settings, min_refresh_seconds: float = 0.0) -> Context:
+def open_context(settings: Settings, min_refresh_seconds: float = 0.0, serving: bool = False) -> Context:
+    """``serving``: a long-lived server process: hashing in a process pool of
+    ``settings.pool_processes`` workers, index compaction in the background."""
     db = make_engine(settings)
     migrate(db)
     sessions = session_factory(db)
     banks = BankService(sessions)
     registry = SignalRegistry.from_entry_points(settings)
-    indexes = IndexManager(banks, registry, settings.index_dir, min_refresh_seconds)
-    engine = Engine(settings, banks, registry, indexes, load_extractors(settings))
-    return Context(settings, db, sessions, banks, registry, indexes, engine)
+    indexes = IndexManager(banks, registry, settings.index_dir, min_refresh_seconds, background_compaction=serving)
+    pool = HashPool(settings, registry, settings.pool_processes) if serving else None
+    engine = Engine(settings, banks, registry, indexes, load_extractors(settings), pool=pool)
+    return Context(settings, db, sessions, banks, registry, indexes, engine, pool)

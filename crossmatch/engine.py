@@ -3,9 +3,14 @@
 The CLI, the API, batch jobs and tests all call :class:`Engine`; nothing else
 implements matching.  Signal types do their own per-type decision in
 ``match``; the engine applies per-bank thresholds, skips disabled banks and
-items, lets allow banks suppress block matches, and runs the costly deep pass
-(extractors such as OCR, then ``hash_deep``) only when the cheap pass decided
-nothing.
+items, lets allow matches suppress the block matches they cover
+(:mod:`crossmatch.allow`), and runs the costly deep pass (``hash_deep``,
+extractors such as OCR) only when the cheap pass decided nothing.
+
+Matching reads one immutable index version per scan and takes no lock, so a
+server answers many lookups at once.  With a :class:`HashPool` (servers),
+hashing, decoding and OCR run in worker processes; a ``deadline`` bounds the
+deep pass, and a result whose deep pass was cut off says so (``incomplete``).
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
+from crossmatch.allow import apply_allow
 from crossmatch.banks.service import BankService, SignalRef
-from crossmatch.hashing import BatchHasher, Hashed, hash_content
-from crossmatch.index.manager import IndexManager
+from crossmatch.hashing import BatchHasher, DeepHashed, Hashed, HashPool, deep_hash, hash_content
+from crossmatch.index.manager import IndexManager, IndexVersion
 from crossmatch.items import ItemError
 from crossmatch.settings import Settings
-from crossmatch.signals.base import Candidate, Content, ContentError, Extractor, Signal, within
+from crossmatch.signals.base import Candidate, Content, Extractor, Signal, within
 from crossmatch.signals.registry import SignalRegistry
 from crossmatch.store.models import Bank
 
@@ -59,6 +65,13 @@ class ScanResult:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     deep: bool = False
+    # Deep-pass stages the deadline cut off: the item was not fully checked (fail closed).
+    incomplete: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Every pass that should have run did, without error: only then does "no match" mean clean."""
+        return self.error is None and not self.incomplete
 
     def to_json(self, with_signals: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -66,7 +79,10 @@ class ScanResult:
             "kind": self.kind,
             "matches": [m.to_json() for m in self.matches],
             "error": self.error,
+            "complete": self.complete,
         }
+        if self.incomplete:
+            out["incomplete"] = self.incomplete
         if self.suppressed:
             out["suppressed"] = [m.to_json() for m in self.suppressed]
         if self.warnings:
@@ -84,26 +100,31 @@ class Engine:
         registry: SignalRegistry,
         indexes: IndexManager,
         extractors: Sequence[Extractor] = (),
+        pool: HashPool | None = None,
     ) -> None:
         self.settings = settings
         self.banks = banks
         self.registry = registry
         self.indexes = indexes
         self.extractors = list(extractors)
-        self._banks_cache: dict[int, Bank] | None = None
-        self._banks_checked_at = -1.0
+        self.pool = pool
 
     # -- hash ------------------------------------------------------------
     def hash(self, content: Content) -> Hashed:
-        return hash_content(self.registry, content)
+        return self.pool.hash(content) if self.pool else hash_content(self.registry, content)
 
     def hash_for_bank(self, content: Content) -> Hashed:
         """Signals to store for a bank item: no query-only variants, plus bank-only extras."""
-        return hash_content(self.registry, content, for_bank=True)
+        return self.pool.hash(content, for_bank=True) if self.pool else hash_content(self.registry, content, for_bank=True)
 
     # -- scan ------------------------------------------------------------
-    def scan(self, content: Content, deep: bool | None = None) -> ScanResult:
-        return self._finish(content, self.hash(content), deep)
+    def scan(self, content: Content, deep: bool | None = None, deadline: float | None = None) -> ScanResult:
+        """Hash, match and decide one item.  ``deadline`` (``time.time()``) bounds the deep pass."""
+        if self.pool is not None:
+            wants = self._may_go_deep(content, deep)
+            hashed, deeper = self.pool.scan(content, wants, deadline, self._ocr_wanted(self.indexes.current()))
+            return self._finish(content, hashed, deep, deeper=deeper)  # matched against the version current now
+        return self._finish(content, self.hash(content), deep, deadline=deadline)
 
     def scan_many(
         self, items: Iterable[Content | ItemError], deep: bool | None = None, workers: int | None = None
@@ -119,67 +140,60 @@ class Engine:
 
     def lookup(self, signals: Sequence[Signal]) -> list[Match]:
         """Match given signals (e.g. from a hash list or the API) against enabled banks."""
+        return self.match_signals(signals)[0]
+
+    def match_signals(self, signals: Sequence[Signal]) -> tuple[list[Match], list[Match]]:
+        """(block matches, block matches an allow match suppressed) for given signals."""
         for signal in signals:
             self.registry.get(signal.type).validate(signal.value)
-        matches, _ = self._decide(signals)
-        return matches
+        return apply_allow(self._decide(signals, self.indexes.current()))
 
     # -- internals ---------------------------------------------------------
-    def _enabled_banks(self) -> dict[int, Bank]:
-        """Enabled banks, re-read whenever the indices check the store for changes
-        (every call in the CLI; at most once per refresh window in a server)."""
-        self.indexes.refresh()
-        if self._banks_cache is None or self._banks_checked_at != self.indexes.checked_at:
-            self._banks_cache = {bank.id: bank for bank in self.banks.list_banks() if bank.enabled}
-            self._banks_checked_at = self.indexes.checked_at
-        return self._banks_cache
-
-    def _finish(self, content: Content, hashed: Hashed, deep: bool | None) -> ScanResult:
+    def _finish(self, content: Content, hashed: Hashed, deep: bool | None, version: IndexVersion | None = None,
+                deeper: DeepHashed | None = None, deadline: float | None = None) -> ScanResult:
+        version = version or self.indexes.current()
         result = ScanResult(content.item, content.kind, list(hashed.signals), warnings=list(hashed.warnings), error=hashed.error)
-        result.matches, result.suppressed = self._decide(hashed.signals)
-        result.warnings.extend(self._index_warnings(hashed.signals))
-        if self._wants_deep(content, result, deep):
+        everything = self._decide(hashed.signals, version, result.warnings)  # allow matches included: the rule runs last
+        if self._wants_deep(content, apply_allow(everything)[0], deep):
+            if deeper is None:  # in this process (CLI, batch jobs): only now that the cheap pass decided nothing
+                deeper = deep_hash(self.registry, self.extractors, content, deadline, self._ocr_wanted(version))
             result.deep = True
-            # OCR and other extractors are costly: run them only when some block bank wants them
-            # (bank option "ocr", on unless a bank sets it to false).
-            wanted = any(b.options.get("ocr", True) for b in self._enabled_banks().values() if b.kind == "block")
-            for extractor in self.extractors if wanted else ():
-                if content.kind in extractor.kinds:
-                    try:
-                        extractor.extract(content)
-                    except ContentError as exc:
-                        result.warnings.append(f"{extractor.name}: {exc}")
-            deep_hashed = hash_content(self.registry, content, deep=True)
-            if deep_hashed.error:
-                result.warnings.append(deep_hashed.error)
-            result.signals.extend(deep_hashed.signals)
-            # The cheap pass found no block match, so the deep pass's decision stands on its own.
-            more, more_suppressed = self._decide(deep_hashed.signals)
-            result.matches.extend(more)
-            result.suppressed.extend(more_suppressed)
-            result.warnings.extend(w for w in self._index_warnings(deep_hashed.signals) if w not in result.warnings)
+            result.incomplete = list(deeper.incomplete)
+            result.warnings.extend(w for w in deeper.warnings if w not in result.warnings)
+            if deeper.error:
+                result.warnings.append(deeper.error)
+            result.signals.extend(deeper.signals)
+            # One allow rule over both passes: a whole-upload allow match from the cheap pass
+            # covers deep-pass region matches, and nothing else does.
+            everything = _best_per_item(everything + self._decide(deeper.signals, version, result.warnings))
+        found, hidden = apply_allow(everything)
+        result.matches, result.suppressed = found, hidden
         content.derived.clear()  # derived content (decoded pixels, OCR) is never kept
         return result
 
-    def _index_warnings(self, signals: Sequence[Signal]) -> list[str]:
-        """Problems an index reported while matching (e.g. text_xling bank vectors of another model)."""
-        loaded = self.indexes.sizes()  # only indices already loaded by matching: never load one just to ask
-        names = dict.fromkeys(s.type for s in signals if s.type in loaded)
-        return [w for w in (getattr(self.indexes.index(n), "warning", None) for n in names) if w]
+    def _ocr_wanted(self, version: IndexVersion) -> bool:
+        # OCR and other extractors are costly: run them only when some block bank wants them
+        # (bank option "ocr", on unless a bank sets it to false).
+        return any(b.options.get("ocr", True) for b in version.banks.values() if b.kind == "block")
 
-    def _wants_deep(self, content: Content, result: ScanResult, deep: bool | None) -> bool:
+    def _may_go_deep(self, content: Content, deep: bool | None) -> bool:
         if deep is False or content.kind not in ("image", "video"):
             return False
-        if any(m.bank_kind == "block" for m in result.matches):
-            return False  # already decided: skip the costly pass
         return True if deep else self.settings.deep_scan
 
-    def _decide(self, signals: Sequence[Signal]) -> tuple[list[Match], list[Match]]:
-        if not signals:
-            return [], []
-        banks = self._enabled_banks()
-        if not banks:
-            return [], []
+    def _wants_deep(self, content: Content, cheap: list[Match], deep: bool | None) -> bool:
+        if any(m.bank_kind == "block" for m in cheap):
+            return False  # already decided: skip the costly pass
+        return self._may_go_deep(content, deep)
+
+    def _decide(self, signals: Sequence[Signal], version: IndexVersion, warnings: list[str] | None = None) -> list[Match]:
+        """Every match within its bank's threshold, block and allow, one per (bank item, signal type).
+
+        Problems an index reports while matching (e.g. text_xling bank vectors of another model)
+        are added to ``warnings``."""
+        if not signals or not version.banks:
+            return []
+        banks = version.banks
         by_type: dict[str, list[Signal]] = {}
         for signal in signals:
             by_type.setdefault(signal.type, []).append(signal)
@@ -203,10 +217,14 @@ class Engine:
                 loosest = min(loosest, signal_type.max_threshold)
             else:
                 loosest = max(loosest, signal_type.max_threshold)
-            candidates = signal_type.match(queries, self.indexes.index(type_name), loosest, lookup)
+            index = self.indexes.index(type_name, version)
+            candidates = signal_type.match(queries, index, loosest, lookup)
+            note = getattr(index, "warning", None)
+            if note and warnings is not None and note not in warnings:
+                warnings.append(note)
             lookup([sid for c in candidates for sid in c.signal_ids])
             matches.extend(self._to_matches(candidates, refs, banks, thresholds, signal_type.metric, type_name))
-        return _apply_allow(_best_per_item(matches))
+        return _best_per_item(matches)
 
     @staticmethod
     def _to_matches(
@@ -226,6 +244,9 @@ class Engine:
             value = candidate.distance if metric == "distance" else candidate.score
             if value is None or not within(metric, value, threshold):
                 continue
+            evidence = candidate.evidence
+            if bank.kind == "allow" and _part_of_item(ref.signal):
+                evidence = {**evidence, "bank_part": True}  # a crop or window of the allow item: it vouches for nothing
             yield Match(
                 bank=bank.name,
                 bank_kind=bank.kind,
@@ -236,7 +257,7 @@ class Engine:
                 threshold=threshold,
                 distance=candidate.distance,
                 score=candidate.score,
-                evidence=candidate.evidence,
+                evidence=evidence,
             )
 
 
@@ -244,6 +265,7 @@ def _best_per_item(matches: list[Match]) -> list[Match]:
     """One match per (bank item, signal type): the closest one."""
     best: dict[tuple[int, str], Match] = {}
     for match in matches:
+        match.suppressed_by = None  # decided afresh by the allow rule
         key = (match.bank_item_id, match.signal_type)
         prev = best.get(key)
         if prev is None or _closer(match, prev):
@@ -251,22 +273,14 @@ def _best_per_item(matches: list[Match]) -> list[Match]:
     return sorted(best.values(), key=lambda m: (m.bank, m.bank_item, m.signal_type))
 
 
+def _part_of_item(signal: Signal) -> bool:
+    """A bank signal of part of its item: an image region or crop, a window of a text."""
+    meta = signal.meta or {}
+    return bool(meta.get("bank_only") or "region" in meta or meta.get("scope") == "window"
+                or (meta.get("variant") not in (None, "original", "trimmed") and "box" in meta))
+
+
 def _closer(a: Match, b: Match) -> bool:
     if a.distance is not None and b.distance is not None:
         return a.distance < b.distance
     return (a.score or 0.0) > (b.score or 0.0)
-
-
-def _apply_allow(matches: list[Match]) -> tuple[list[Match], list[Match]]:
-    """Allow-bank matches suppress block matches of the same signal type (collision-prone content)."""
-    allow = {m.signal_type: m for m in matches if m.bank_kind == "allow"}
-    kept: list[Match] = []
-    suppressed: list[Match] = []
-    for match in matches:
-        if match.bank_kind == "block" and match.signal_type in allow:
-            hit = allow[match.signal_type]
-            match.suppressed_by = f"{hit.bank}/{hit.bank_item}"
-            suppressed.append(match)
-        elif match.bank_kind == "block":
-            kept.append(match)
-    return kept, suppressed

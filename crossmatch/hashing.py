@@ -8,14 +8,18 @@ the number of items in flight is bounded, so memory does not grow with the batch
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from crossmatch.items import ItemError
 from crossmatch.settings import Settings
-from crossmatch.signals.base import BankHasher, Content, ContentError, DeepHasher, Signal
+from crossmatch.signals.base import BankHasher, Content, ContentError, DeepHasher, Extractor, Signal
 from crossmatch.signals.registry import SignalRegistry
 
 
@@ -86,21 +90,163 @@ def bank_signals(signals: list[Signal]) -> list[Signal]:
     return out
 
 
-# -- parallel batches ------------------------------------------------------------
-# Worker processes each build their own registry once (plugins and models load per process).
-_worker_registry: SignalRegistry | None = None
+# -- the deep pass ---------------------------------------------------------------
+MIN_EXTRACTOR_BUDGET_S = 1.0  # OCR of one image takes 1-4 s here
+@dataclass
+class DeepHashed(Hashed):
+    """The deep pass's answer; ``incomplete`` names what the deadline cut off (fail closed: the
+    caller must not report the item as fully checked)."""
+
+    incomplete: list[str] = field(default_factory=list)
 
 
-def _init_worker(settings_json: str, type_names: list[str]) -> None:
-    global _worker_registry  # per-process state of a pool worker, never of the parent
+def deep_hash(registry: SignalRegistry, extractors: Sequence[Extractor], content: Content,
+              deadline: float | None = None, run_extractors: bool = True) -> DeepHashed:
+    """The costly second pass: image/video-only deep hashers (regions, local features) first,
+    then extractors (OCR) and the hashers that read their output (text in media).
+
+    ``deadline`` (``time.time()``) stops it between stages, and extractors that honour
+    ``content.derived["deadline"]`` stop inside theirs; whatever did not run is listed in
+    ``incomplete``.
+    """
+    out = DeepHashed(content.item, content.kind)
+    errors: list[str] = []
+    hashers = [t for t in registry if isinstance(t, DeepHasher)]
+    after = [t for t in hashers if getattr(t, "deep_reads_extractors", False)]
+    first = [t for t in hashers if t not in after]
+
+    def expired() -> bool:
+        return deadline is not None and time.time() >= deadline
+
+    def run(signal_type) -> None:
+        if expired():
+            out.incomplete.append(signal_type.name)
+            return
+        try:
+            out.signals.extend(signal_type.hash_deep(content))
+        except ContentError as exc:
+            if str(exc) not in errors:
+                errors.append(str(exc))
+
+    for signal_type in first:
+        run(signal_type)
+    wanted = [e for e in extractors if content.kind in e.kinds] if run_extractors else []
+    if deadline is not None:
+        content.derived["deadline"] = deadline
+    for extractor in wanted:
+        # An extractor (OCR) that cannot finish in what is left is not started: it would burn the rest
+        # of the budget and be cut off anyway. It goes to the asynchronous path instead.
+        if deadline is not None and deadline - time.time() < MIN_EXTRACTOR_BUDGET_S:
+            out.incomplete.append(extractor.name)
+            continue
+        try:
+            extractor.extract(content)
+        except ContentError as exc:
+            out.warnings.append(f"{extractor.name}: {exc}")
+            if deadline is not None and time.time() >= deadline:
+                out.incomplete.append(extractor.name)  # cut off by the deadline, not done
+    content.derived.pop("deadline", None)
+    for signal_type in after:
+        run(signal_type)
+    if errors:
+        out.error = "; ".join(errors)
+    return out
+
+
+# -- hashing processes ---------------------------------------------------------------
+# Worker processes each build their own registry and extractors once (plugins and models load per process).
+_worker: dict[str, object] = {}
+
+
+def _init_worker(settings_json: str, type_names: list[str], with_extractors: bool = False) -> None:
+    # Per-process state of a pool worker, never of the parent.
+    from crossmatch.context import load_extractors
+
     settings = Settings.model_validate_json(settings_json)
-    _worker_registry = SignalRegistry.from_entry_points(settings, only=type_names)
+    _worker["registry"] = SignalRegistry.from_entry_points(settings, only=type_names)
+    _worker["extractors"] = load_extractors(settings) if with_extractors else []
 
 
 def _hash_in_worker(content: Content, for_bank: bool) -> Hashed:
-    assert _worker_registry is not None
     content.derived.clear()
-    return hash_content(_worker_registry, content, for_bank=for_bank)
+    return hash_content(_worker["registry"], content, for_bank=for_bank)  # type: ignore[arg-type]
+
+
+def _scan_in_worker(content: Content, deep: bool, deadline: float | None, run_extractors: bool) -> tuple[Hashed, DeepHashed | None]:
+    """Both passes in one call: the image is decoded once and crosses no process boundary twice.
+
+    The deep pass runs speculatively (the parent has not matched the cheap signals yet): nearly
+    every upload matches nothing, and the parent ignores the deep half when the cheap half matched.
+    """
+    content.derived.clear()
+    registry = _worker["registry"]
+    cheap = hash_content(registry, content)  # type: ignore[arg-type]
+    more = deep_hash(registry, _worker["extractors"], content, deadline, run_extractors) if deep else None  # type: ignore[arg-type]
+    content.derived.clear()
+    return cheap, more
+
+
+class HashPool:
+    """Hashing, decoding and OCR in worker processes, off the request threads and outside any lock.
+
+    One per server process (``settings.pool_processes`` workers); batch jobs
+    make their own through :class:`BatchHasher`.  A worker that dies (out of
+    memory, a crashing decoder) breaks the pool: it is replaced, and the
+    requests it held get an error result, never a silent "no match".
+    """
+
+    def __init__(self, settings: Settings, registry: SignalRegistry, processes: int, with_extractors: bool = True,
+                 start_method: str = "forkserver") -> None:
+        self._args = (settings.model_dump_json(), registry.names(), with_extractors)
+        self.processes = max(1, processes)
+        # A server process has threads (request handlers, loops): forking it could copy a held lock
+        # into a child, so servers start workers from a clean fork server. Batch jobs may fork.
+        self._context = multiprocessing.get_context(start_method)
+        self._lock = threading.Lock()
+        self._executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.processes, mp_context=self._context, initializer=_init_worker, initargs=self._args)
+
+    def submit(self, fn, *args) -> Future:
+        try:
+            return self._executor.submit(fn, *args)
+        except BrokenProcessPool:
+            self._restart()
+            return self._executor.submit(fn, *args)
+
+    def hash(self, content: Content, for_bank: bool = False) -> Hashed:
+        return self.hashed(content, self.submit(_hash_in_worker, content, for_bank))
+
+    def scan(self, content: Content, deep: bool, deadline: float | None, run_extractors: bool) -> tuple[Hashed, DeepHashed | None]:
+        future = self.submit(_scan_in_worker, content, deep, deadline, run_extractors)
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            return self._died(content), None
+
+    def hashed(self, content: Content, future: Future) -> Hashed:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            return self._died(content)
+
+    def _died(self, content: Content) -> Hashed:
+        self._restart()
+        return Hashed(content.item, content.kind, error=(
+            f"{content.item}: a hashing process died while hashing this item (out of memory, or a crashing "
+            "decoder); it was not checked: retry it, or submit it for asynchronous scanning"))
+
+    def _restart(self) -> None:
+        with self._lock:  # several requests see the same broken pool: replace it once
+            old = self._executor
+            if not getattr(old, "_broken", True):
+                return
+            self._executor = self._start()
+        old.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 class BatchHasher:
@@ -124,9 +270,8 @@ class BatchHasher:
             for entry in entries:
                 yield entry, None if isinstance(entry, ItemError) else hash_content(self._registry, entry, for_bank=self._for_bank)
             return
-        with ProcessPoolExecutor(
-            self._workers, initializer=_init_worker, initargs=(self._settings.model_dump_json(), self._registry.names())
-        ) as pool:
+        pool = HashPool(self._settings, self._registry, self._workers, with_extractors=False, start_method="fork")
+        try:
             pending: deque[tuple[Content | ItemError, Future | None]] = deque()
 
             def submit(entry: Content | ItemError) -> None:
@@ -138,6 +283,8 @@ class BatchHasher:
                 submit(entry)
             while pending:
                 entry, future = pending.popleft()
-                yield entry, None if future is None else future.result()
+                yield entry, None if future is None else pool.hashed(entry, future)  # type: ignore[arg-type]
                 for nxt in itertools.islice(source, 1):
                     submit(nxt)
+        finally:
+            pool.close()

@@ -73,7 +73,7 @@ def test_engine_respects_disabled_banks_items_and_allow_banks(ctx):
     ctx.banks.upsert_items("benign", [_item("common-logo", MD5_A)])
     result = ctx.engine.scan(Content("upload", "file", data=b"unused"))
     assert result.matches == []
-    matches, suppressed = ctx.engine._decide(query)
+    matches, suppressed = ctx.engine.match_signals(query)
     assert matches == [] and suppressed[0].suppressed_by == "benign/common-logo"
 
 

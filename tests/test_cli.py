@@ -128,4 +128,4 @@ def test_jsonl_and_csv_imports_report_bad_rows_and_resume(home, tmp_path):
 def test_scan_of_missing_path_is_an_error_record_not_a_crash(home):
     run(home, "bank", "create", "b")
     out = run(home, "scan", "/no/such/place", "--json")
-    assert out == [{"item": "/no/such/place", "kind": "unknown", "matches": [], "error": "no such file or folder"}]
+    assert out == [{"item": "/no/such/place", "kind": "unknown", "matches": [], "error": "no such file or folder", "complete": False}]
