@@ -151,12 +151,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, db_url: str | None, port: int, workers: int) -> subprocess.Popen:
+def start_server(home: Path, db_url: str | None, port: int, workers: int, role: str = "all",
+                 env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     cmd = [str(Path(sys.executable).with_name("crossmatch")), "--home", str(home)]
     if db_url:
         cmd += ["--database-url", db_url]
-    cmd += ["serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-    env = {**os.environ, "CROSSMATCH_SERVICE_RATE_PER_SECOND": "0"}
+    cmd += ["serve", "--port", str(port), "--workers", str(workers), "--role", role, "--log-level", "warning"]
+    env = {**os.environ, "CROSSMATCH_SERVICE__RATE_PER_SECOND": "0", **(env_extra or {})}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -291,7 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="tiny banks and short runs, for tests")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "api_load.md")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    ap.add_argument("--upload", action="store_true",
+                    help="measure the upload path instead: JPEG uploads to /api/v1/lookup vs plain pdqhash of the same images")
+    ap.add_argument("--deep-budget", type=float, action="append",
+                    help="service.deep_budget_s values to run the upload path with (default: the default setting only)")
     args = ap.parse_args(argv)
+    if args.upload:
+        return upload_main(args)
     if args.smoke:
         args.pdq, args.text, args.seconds = min(args.pdq, 2000), min(args.text, 75), 2.0
     rates = args.rate or ([20.0] if args.smoke else [50.0, 100.0, 200.0])
@@ -386,6 +393,78 @@ def main(argv: list[str] | None = None) -> int:
     write_report(args, summary, loaded)
     if args.json:
         print(json.dumps(summary, default=str))
+    return 0
+
+
+def upload_main(args) -> int:
+    """``--upload``: the upload path with 1 and 2 api processes against plain hashing (see bench/upload_path.py)."""
+    import upload_path as up
+
+    from crossmatch.auth.tokens import TokenService
+    from crossmatch.context import open_context
+    from crossmatch.settings import Settings
+
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.smoke:
+        args.pdq, args.seconds = min(args.pdq, 2000), 2.0
+    tmp = tempfile.TemporaryDirectory() if args.home is None else None
+    home = args.home or Path(tmp.name)
+    settings = Settings(home=home, database_url=args.database_url)
+    images = up.upload_images(12 if args.smoke else 200)
+    rows: list[dict] = []
+    try:
+        log(f"loading {args.pdq} PDQ hashes")
+        load_banks(settings, args.pdq, 0, np.random.default_rng(7), log)
+        with open_context(settings) as ctx:
+            token, _ = TokenService(ctx.sessions).create("matcher", "bench-upload")
+        log("plain hashing baseline (pdqhash, 2 processes)")
+        plain = up.plain_hashing(images, processes=2, rounds=1 if args.smoke else 3)
+        log(f"  {plain}")
+        budgets = args.deep_budget or [None]
+        for budget in budgets:
+            for processes in (1, 2):
+                env = {"CROSSMATCH_SERVICE__HASH_PROCESSES": "1"}
+                label = f"{processes} api process{'es' if processes > 1 else ''}"
+                if budget is not None:
+                    env["CROSSMATCH_SERVICE__DEEP_BUDGET_S"] = str(budget)
+                    label += f", deep budget {budget:g} s"
+                port = free_port()
+                server = start_server(home, args.database_url, port, processes, role="api", env_extra=env)
+                try:
+                    base = f"http://127.0.0.1:{port}"
+                    asyncio.run(up.closed_loop(base, token, images, 2 * processes, 8 * processes))  # warm every process
+                    closed = asyncio.run(up.closed_loop(base, token, images, 2 * processes, 24 if args.smoke else 300))
+                    closed["mode"] = f"{label}: {closed['mode']}"
+                    rows.append(closed)
+                    log(f"  {closed}")
+                    if processes == 2:
+                        for share, name in ((0.7, "70% of plain hashing"), (3.0, "3x overload")):
+                            rate = share * plain["images_per_s"]
+                            row = asyncio.run(up.open_loop(base, token, images, rate, args.seconds, name))
+                            row["mode"] = f"{label}: {row['mode']}"
+                            rows.append(row)
+                            log(f"  {row}")
+                finally:
+                    server.terminate()
+                    try:
+                        server.wait(30)
+                    except subprocess.TimeoutExpired:
+                        server.kill()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    table_md = up.markdown(rows, plain)
+    cmd = "bench/api_load.py " + " ".join(sys.argv[1:])
+    report = ["# Upload path: JPEG uploads to POST /api/v1/lookup vs plain hashing", "",
+              f"Command: `.venv/bin/python {cmd.strip()}`  ",
+              f"Bank: {args.pdq:,} random PDQ hashes. Uploads: {len(images)} JPEGs of about 1 MP (evaldata photos, "
+              "re-cropped), none in the bank. Servers: `crossmatch serve --role api`, one hashing process each. "
+              "Load generator (httpx async) on the same 2 cores.", "", table_md, ""]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(report))
+    print(table_md)
+    if args.json:
+        print(json.dumps({"plain": plain, "rows": rows}))
     return 0
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import secrets
-import threading
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,6 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from crossmatch.actions.delivery import Deliverer
 from crossmatch.actions.service import ActionService
 from crossmatch.actions.worker import BackgroundLoop
+from crossmatch.api.admission import Admission
 from crossmatch.api import routes_actions, routes_admin, routes_banks, routes_health, routes_scan, routes_submissions
 from crossmatch.api import routes_cases
 from crossmatch.api import hma, hma_curation
@@ -47,14 +47,22 @@ def session_secret(settings: Settings) -> str:
 
 
 def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
-    ctx = context or open_context(settings, min_refresh_seconds=1.0)
-    owns_ctx = context is None
+    """The server for one process; ``service.role`` says which parts run in it.
+
+    ``api`` serves lookups, the API and the review UI; ``worker`` runs the
+    background loops (submissions, webhook deliveries, exchange syncs) and
+    answers only health checks; ``all`` (one box) does both.  Many ``api``
+    processes and one or more ``worker`` processes can share one PostgreSQL.
+    """
     svc = settings.service
+    ctx = context or open_context(settings, min_refresh_seconds=svc.index_refresh_s, serving=svc.role != "worker")
+    owns_ctx = context is None
+    run_loops = svc.background_workers and svc.role in ("all", "worker")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         loops: list[BackgroundLoop] = []
-        if svc.background_workers:
+        if run_loops:
             deliverer = Deliverer(ctx.sessions, svc)
             loops = [
                 BackgroundLoop("delivery", lambda: _busy(deliverer.deliver_due()), app.state.actions.wakeup, svc.worker_poll_s),
@@ -68,7 +76,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
         finally:
             for loop in loops:
                 loop.stop()
-            if svc.background_workers:
+            if run_loops:
                 deliverer.close()
             if owns_ctx:
                 ctx.close()
@@ -82,7 +90,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     state = app.state
     state.settings = settings
     state.ctx = ctx
-    state.engine_lock = threading.Lock()  # indices are not safe for concurrent refresh + query
+    state.admission = Admission(settings.pool_processes * svc.max_in_flight_per_process, svc.admission_wait_s, svc.retry_after_s)
     state.audit = AuditLog(ctx.sessions)
     state.actions = ActionService(ctx.sessions, settings, ctx.banks)
     state.users = UserService(ctx.sessions)
@@ -90,7 +98,8 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     state.rate_limiter = RateLimiter(svc.rate_per_second, svc.rate_burst)
     state.metrics = Metrics()
     state.review = ReviewService(ctx.sessions, ctx.banks, state.audit, state.actions, settings)
-    state.submissions = SubmissionService(ctx.sessions, settings, ctx.engine, state.engine_lock, state.actions, state.review)
+    # No engine lock: matching reads immutable index versions, hashing runs in the engine's pool.
+    state.submissions = SubmissionService(ctx.sessions, settings, ctx.engine, nullcontext(), state.actions, state.review)
 
     app.add_middleware(
         SessionMiddleware,
@@ -102,7 +111,10 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     install_error_handlers(app)
-    for module in (routes_health, routes_scan, routes_submissions, routes_banks, routes_actions, routes_admin):
+    app.include_router(routes_health.router)
+    if svc.role == "worker":
+        return app  # a worker answers health checks only
+    for module in (routes_scan, routes_submissions, routes_banks, routes_actions, routes_admin):
         app.include_router(module.router)
     app.include_router(routes_cases.router)
     app.include_router(hma.router)

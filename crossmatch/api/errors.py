@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from crossmatch.api.admission import Overloaded
 from crossmatch.api.schemas import ErrorOut
 from crossmatch.auth.roles import Forbidden, RateLimited, Unauthenticated
 from crossmatch.errors import Conflict, CrossmatchError, InvalidInput, NotFound
@@ -28,13 +29,14 @@ STATUS: list[tuple[type[Exception], int]] = [
     (InvalidSignal, 422),
     (ContentError, 422),
     (RegistryError, 422),  # e.g. an unknown signal type named by the caller
+    (Overloaded, 503),
 ]
 
 # Documented on every route so clients (and schemathesis) know the error shape.
 ERROR_RESPONSES: dict[int | str, dict] = {
     code: {"model": ErrorOut, "description": text}
     for code, text in [(401, "No or bad credentials"), (403, "Role not allowed"), (404, "Not found"), (409, "Conflict"),
-                       (422, "Invalid input"), (429, "Rate limited")]
+                       (422, "Invalid input"), (429, "Rate limited"), (503, "At capacity: retry after Retry-After seconds")]
 }
 
 
@@ -47,7 +49,7 @@ def _domain(request: Request, exc: Exception) -> JSONResponse:
     headers = {}
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, (RateLimited, Overloaded)):
         headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.5)))
     name = type(exc).__name__
     if isinstance(exc, (InvalidSignal, ContentError, RegistryError)):

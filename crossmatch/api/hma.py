@@ -80,8 +80,7 @@ def _distance(value: float | None, score: float | None) -> str:
 def _lookup(request: Request, signal_type: str, signal: str) -> list:
     ctx = request.app.state.ctx
     value = ctx.registry.get(signal_type).validate(signal)
-    with request.app.state.engine_lock:
-        return ctx.engine.lookup([Signal(signal_type, value)])
+    return ctx.engine.lookup([Signal(signal_type, value)])
 
 
 def _bank_filter(banks: str | None) -> set[str] | None:

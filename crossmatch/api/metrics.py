@@ -20,6 +20,12 @@ class Metrics:
         self.actions = Gauge("crossmatch_actions", "Actions by status", ["status"], registry=self.registry)
         self.submissions = Gauge("crossmatch_submissions", "Submissions by status", ["status"], registry=self.registry)
         self.index_size = Gauge("crossmatch_index_signals", "Signals in each loaded index", ["signal_type"], registry=self.registry)
+        self.index_layers = Gauge("crossmatch_index_layers", "Change layers above each index's base (compacted in the background)",
+                                  ["signal_type"], registry=self.registry)
+        self.index_seq = Gauge("crossmatch_index_change_seq", "Change-log number each index has applied", ["signal_type"],
+                               registry=self.registry)
+        self.in_flight = Gauge("crossmatch_requests_in_flight", "Engine requests admitted now", registry=self.registry)
+        self.shed = Gauge("crossmatch_requests_shed", "Engine requests refused with 503 since start", registry=self.registry)
 
     def refresh(self, state: Any) -> None:
         """Gauges read from the store at scrape time."""
@@ -33,6 +39,13 @@ class Metrics:
             self.submissions.labels(status).set(rows.get(status, 0))
         for name, size in state.ctx.indexes.sizes().items():
             self.index_size.labels(name).set(size)
+        for name, info in state.ctx.indexes.layers().items():
+            self.index_layers.labels(name).set(info["layers"])
+            self.index_seq.labels(name).set(info["seq"])
+        admission = getattr(state, "admission", None)
+        if admission is not None:
+            self.in_flight.set(admission.in_use)
+            self.shed.set(admission.shed)
 
 
 class MetricsMiddleware:

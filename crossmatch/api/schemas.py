@@ -69,13 +69,28 @@ class MatchOut(BaseModel):
     suppressed_by: str | None = None
 
 
+class DeepPassOut(BaseModel):
+    """What became of the deep pass (regions, local features, OCR) of a synchronous lookup."""
+
+    status: Literal["done", "not_needed", "off", "queued", "failed"] = Field(
+        description="done: ran in full; not_needed: the cheap pass already matched (or not media); off: disabled; "
+                    "queued: the time budget ran out and it continues asynchronously as `submission_id`; "
+                    "failed: it could not be queued (the item was not fully checked)")
+    incomplete: list[str] = Field(default_factory=list, description="stages the time budget cut off")
+    submission_id: int | None = Field(None, description="poll GET /api/v1/submissions/{id}; a match opens a case and fires webhooks")
+
+
 class LookupOut(BaseModel):
     item: str
     kind: str
     matches: list[MatchOut]
-    suppressed: list[MatchOut] = Field(default_factory=list)
+    suppressed: list[MatchOut] = Field(default_factory=list, description=(
+        "block matches an allow-bank match covers; shown to curators and admins only unless "
+        "service.expose_allow_matches is set"))
     warnings: list[str] = Field(default_factory=list)
     error: str | None = None
+    complete: bool = Field(True, description="false: not fully checked yet (see deep_pass and error); never read it as clean")
+    deep_pass: DeepPassOut | None = None
 
 
 class SignalLookupIn(BaseModel):
