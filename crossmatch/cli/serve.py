@@ -25,21 +25,6 @@ user_app = typer.Typer(help="Web users for the review UI.", no_args_is_help=True
 actions_app = typer.Typer(help="Actions: webhook deliveries, dead letters.", no_args_is_help=True)
 
 
-def with_service_env(settings: Settings) -> Settings:
-    """``CROSSMATCH_SERVICE_<FIELD>`` variables override service settings (e.g. CROSSMATCH_SERVICE_RATE_PER_SECOND)."""
-    from crossmatch.settings import ServiceSettings
-
-    values = settings.service.model_dump()
-    for field in ServiceSettings.model_fields:
-        raw = os.environ.get(f"CROSSMATCH_SERVICE_{field.upper()}")
-        if raw is not None:
-            values[field] = raw
-    try:
-        return settings.model_copy(update={"service": ServiceSettings.model_validate(values)})
-    except ValueError as exc:
-        raise InvalidInput(f"bad CROSSMATCH_SERVICE_* setting: {exc}") from None
-
-
 def cli_actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
@@ -48,7 +33,7 @@ def cli_actor() -> str:
 
 
 def app_factory():
-    """Uvicorn factory for worker processes: settings come from the parent through the environment."""
+    """Uvicorn factory for server processes: the parent's loaded settings, passed through the environment."""
     from crossmatch.api.app import create_app
 
     return create_app(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
@@ -59,17 +44,26 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default loopback only)."),
     port: int = typer.Option(8000, "--port"),
     workers: int = typer.Option(1, "--workers", help="Server processes (they share the database; each keeps its own indices)."),
+    role: Optional[str] = typer.Option(
+        None, "--role", help="api: lookups, API and review UI; worker: submissions, webhook deliveries and exchange syncs "
+        "(answers health checks only); all: both, for one box. Default: service.role (all)."),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
-    """Run the HTTP API (and, with the review extra, the review UI)."""
+    """Run the HTTP API and review UI, the background workers, or both (--role)."""
     import uvicorn
 
     with user_errors(False):
-        settings = with_service_env(ctx.obj)
+        settings = ctx.obj
+        if role is not None:
+            if role not in ("all", "api", "worker"):
+                raise InvalidInput(f"--role must be api, worker or all, not {role!r}")
+            settings = settings.model_copy(update={"service": settings.service.model_copy(update={"role": role})})
         with open_context(settings):
             pass  # migrate once here, before worker processes start racing to do it
+    # Worker processes get exactly these settings (already loaded once, by Settings.load).
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
-    err_console.print(f"crossmatch serving on http://{host}:{port} (API docs at /docs), data in {settings.home}")
+    what = {"api": "API and review UI", "worker": "background worker (health checks only)", "all": "API, review UI and workers"}
+    err_console.print(f"crossmatch {what[settings.service.role]} on http://{host}:{port} (API docs at /docs), data in {settings.home}")
     uvicorn.run("crossmatch.cli.serve:app_factory", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, timeout_graceful_shutdown=10,
                 # Workers import numpy, faiss and friends and may load big indices: the 5 s default kills them.
@@ -187,7 +181,7 @@ def actions_deliver(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     from crossmatch.actions.delivery import Deliverer, DeliveryReport
     from crossmatch.actions.service import ActionService
 
-    with user_errors(as_json), open_context(with_service_env(ctx.obj)) as cx:
+    with user_errors(as_json), open_context(ctx.obj) as cx:
         pending = ActionService(cx.sessions, cx.settings, cx.banks).counts()["pending"]
         total = DeliveryReport()
         deliverer = Deliverer(cx.sessions, cx.settings.service)
