@@ -51,7 +51,7 @@ def test_actions_deliver_list_retry(tmp_path, monkeypatch):
             actions.create_webhook("platform", receiver.url, ["match.auto"])
             ids = actions.enqueue("match.auto", {"item": "a"}) + actions.enqueue("match.auto", {"item": "b"})
         receiver.mode = "fail"
-        monkeypatch.setenv("CROSSMATCH_SERVICE_WEBHOOK_MAX_ATTEMPTS", "1")
+        monkeypatch.setenv("CROSSMATCH_SERVICE__WEBHOOK_MAX_ATTEMPTS", "1")
         [report] = run(tmp_path, "actions", "deliver", "--json")
         assert report == {"delivered": 0, "failed": 0, "dead": 2}
         assert {a["id"] for a in run(tmp_path, "actions", "list", "--status", "dead", "--json")} == set(ids)
