@@ -9,8 +9,6 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -22,6 +20,7 @@ from crossmatch.errors import InvalidInput
 from crossmatch.exchange.service import ExchangeService
 from crossmatch.signals.base import Signal
 from test_api_support import api, unique  # noqa: F401  (fixture)
+from workflow_support import start_together
 
 MD5_A = "0" * 31 + "a"
 MD5_B = "0" * 31 + "b"
@@ -188,11 +187,7 @@ def test_concurrent_imports_of_overlapping_ids_all_succeed(ctx, tmp_path, databa
     go = tmp_path / "go"
     procs = [subprocess.Popen([sys.executable, "-c", IMPORTER, str(ctx.settings.home), database_url or "", str(n), str(go)],
                               stderr=subprocess.PIPE) for n in range(3)]
-    deadline = time.monotonic() + 120
-    while len(list(tmp_path.glob("go.ready*"))) < len(procs):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "importers did not start"
-        time.sleep(0.05)
-    go.touch()
+    start_together(procs, go)
     errors = [p.stderr.read().decode()[-1500:] for p in procs if p.wait() != 0]
     assert errors == []
     assert ctx.banks.bank_stats(ctx.banks.get_bank("b").id) == {"items": 300, "signals": {"md5": 300}}

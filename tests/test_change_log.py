@@ -19,6 +19,7 @@ import pytest
 from crossmatch.banks.schemas import BankSpec
 from crossmatch.context import open_context
 from crossmatch.settings import Settings
+from workflow_support import start_together
 
 WRITERS = 4
 BATCHES = 40
@@ -60,11 +61,7 @@ def test_a_reader_tailing_the_log_misses_no_concurrent_commit(tmp_path: Path, da
                              stderr=subprocess.PIPE)
             for n in range(WRITERS)
         ]
-        deadline = time.monotonic() + 120
-        while len(list(tmp_path.glob("go.ready*"))) < WRITERS:
-            assert time.monotonic() < deadline and all(w.poll() is None for w in writers), "writers did not start"
-            time.sleep(0.05)
-        go.touch()
+        start_together(writers, go)
         seen: set[int] = set()
         last, polls = 0, 0
         while any(w.poll() is None for w in writers):

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,3 +113,12 @@ def run_and_kill(home: Path, database_url: str | None, workflow: str, step: str,
     proc = subprocess.run([sys.executable, "-c", CHILD, str(home), database_url or "", workflow, step, arg],
                           env=env, stderr=subprocess.PIPE, timeout=300)
     assert proc.returncode == -9, f"the child was not killed at {step} (exit {proc.returncode}): {proc.stderr.decode()[-2000:]}"
+
+
+def start_together(procs: list[subprocess.Popen], go: Path) -> None:
+    """Wait until every child has touched ``<go>.ready<n>`` (it is set up), then let them all go at once."""
+    deadline = time.monotonic() + 120
+    while len(list(go.parent.glob(f"{go.name}.ready*"))) < len(procs):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "the child processes did not start"
+        time.sleep(0.05)
+    go.touch()
