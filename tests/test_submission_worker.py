@@ -23,6 +23,7 @@ from crossmatch.context import open_context
 from crossmatch.engine import Engine
 from crossmatch.errors import InvalidInput
 from crossmatch.signals.base import Content
+from test_api_support import api  # noqa: F401  (fixture)
 from workflow_support import KNOWN_URL, counts, known_bank, run_and_kill, services, submit_known, workflow_settings
 
 
@@ -130,3 +131,12 @@ def test_a_worker_that_lost_its_lease_records_nothing(wctx, monkeypatch) -> None
         row = session.get(Submission, submission_id)
     assert (row.status, row.lease_token) == ("scanning", "another-worker")
     assert row.spool_path and Path(row.spool_path).exists()  # the other worker still needs the content
+
+
+def test_the_api_answers_422_for_over_long_upload_fields(api) -> None:
+    c, mat = api.client, api.h("matcher")
+    upload = {"file": ("note.txt", b"a benign note about the weather", "text/plain")}
+    for field, name in (("source", "source"), ("idempotency_key", "idempotency key")):
+        bad = c.post("/api/v1/submissions", files=upload, data={field: "x" * 300}, headers=mat)
+        assert bad.status_code == 422 and f"the {name} of 'note.txt' is 300 characters" in bad.json()["detail"]
+    assert _spooled(api.state) == []
