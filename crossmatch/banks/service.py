@@ -12,36 +12,22 @@ workflow can include them in its own transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crossmatch.banks.schemas import BankSpec, check_bank_name, check_options, check_thresholds
+from crossmatch.banks.upsert import ItemUpsert, upsert_rows  # ItemUpsert: importers take it from here
 from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.signals.base import Signal
 from crossmatch.signals.registry import SignalRegistry
 from crossmatch.store.db import on_commit, serialise_bank_writes, transaction
-from crossmatch.store.models import Bank, BankItem, SignalChange, SignalRow, utcnow
+from crossmatch.store.models import Bank, BankItem, SignalChange, SignalRow
 
 MAX_EXTERNAL_ID = 500  # bank_items.external_id is VARCHAR(500); PostgreSQL refuses longer
-
-
-@dataclass
-class ItemUpsert:
-    """One bank item as an importer or the API hands it in."""
-
-    external_id: str
-    signals: list[Signal]
-    labels: dict[str, Any] = field(default_factory=dict)
-    content_kind: str | None = None
-    # A source can only disable: False disables the item; True never re-enables an item
-    # that a curator (or the source) disabled earlier.
-    enabled: bool = True
-    # (confirmed, rejected) counts a source shares with the item; None keeps the stored ones.
-    opinions: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +41,6 @@ class SignalRef:
     item_labels: dict[str, Any]
     item_enabled: bool
     bank_id: int
-
-
-def _signal_key(signal: Signal) -> tuple[str, str, str]:
-    return (signal.type, signal.value, str(sorted((signal.meta or {}).items())))
 
 
 class BankService:
@@ -168,9 +150,7 @@ class BankService:
         Idempotent: re-running an interrupted import changes nothing already stored.
         A re-import never re-enables an item that was disabled.  Safe when several
         processes import overlapping ids at once: the bank write lock makes the read
-        of existing items and the writes one step.  Written with SQLAlchemy Core and
-        multi-row statements because imports of million-row hash lists spend most of
-        their time here; the ORM's per-object bookkeeping costs several times more.
+        of existing items and the writes one step (rows written by :func:`upsert_rows`).
         """
         seen: set[str] = set()
         for item in items:
@@ -186,89 +166,9 @@ class BankService:
             seen.add(item.external_id)
         with transaction(self._sessions, session) as tx:
             serialise_bank_writes(tx)
-            statuses = self._upsert(tx.connection(), self.get_bank(bank_name, tx).id, items, seen)
+            statuses = upsert_rows(tx.connection(), self.get_bank(bank_name, tx).id, items)
             self._changed(tx)
             return statuses
-
-    @staticmethod
-    def _upsert(conn, bank_id: int, items: Sequence[ItemUpsert], ids: set[str]) -> list[str]:
-        items_t, signals_t, changes_t = BankItem.__table__, SignalRow.__table__, SignalChange.__table__
-        existing = {
-            row.external_id: row
-            for row in conn.execute(
-                select(items_t.c.id, items_t.c.external_id, items_t.c.labels, items_t.c.enabled,
-                       items_t.c.confirmed_count, items_t.c.rejected_count)
-                .where(items_t.c.bank_id == bank_id, items_t.c.external_id.in_(list(ids)))
-            )
-        }
-        old_signals: dict[int, list] = {}
-        if existing:
-            query = select(signals_t.c.id, signals_t.c.item_id, signals_t.c.type, signals_t.c.value, signals_t.c.quality, signals_t.c.meta)
-            for row in conn.execute(query.where(signals_t.c.item_id.in_([r.id for r in existing.values()]))):
-                old_signals.setdefault(row.item_id, []).append(row)
-        fresh = [item for item in items if item.external_id not in existing]
-        new_ids: dict[str, int] = {}
-        if fresh:
-            now = utcnow()
-            rows = [
-                {"bank_id": bank_id, "external_id": it.external_id, "labels": it.labels, "content_kind": it.content_kind,
-                 "enabled": it.enabled, "confirmed_count": (it.opinions or (0, 0))[0],
-                 "rejected_count": (it.opinions or (0, 0))[1], "created_at": now, "updated_at": now}
-                for it in fresh
-            ]
-            new_ids = dict(conn.execute(insert(items_t).returning(items_t.c.external_id, items_t.c.id), rows).all())
-        statuses: list[str] = []
-        new_rows: list[dict[str, Any]] = []
-        removed: list[tuple[int, str]] = []
-        changed_items: list[dict[str, Any]] = []
-        for item in items:
-            if item.external_id in new_ids:
-                status, item_id, keep = "added", new_ids[item.external_id], set()
-            else:
-                row = existing[item.external_id]
-                status, item_id, keep = "unchanged", row.id, set()
-                wanted_row = {
-                    "b_labels": item.labels if item.labels else row.labels,
-                    "b_enabled": row.enabled and item.enabled,  # a source can only disable
-                    "b_confirmed": item.opinions[0] if item.opinions is not None else row.confirmed_count,
-                    "b_rejected": item.opinions[1] if item.opinions is not None else row.rejected_count,
-                }
-                if wanted_row != {"b_labels": row.labels, "b_enabled": row.enabled,
-                                  "b_confirmed": row.confirmed_count, "b_rejected": row.rejected_count}:
-                    changed_items.append({"b_id": row.id, **wanted_row})
-                    status = "updated"
-                wanted = {_signal_key(s) for s in item.signals}
-                for old in old_signals.get(row.id, []):
-                    key = _signal_key(Signal(old.type, old.value, old.quality, old.meta or {}))
-                    if key in wanted and key not in keep:
-                        keep.add(key)
-                    else:
-                        removed.append((old.id, old.type))
-                        status = "updated"
-            for signal in item.signals:
-                key = _signal_key(signal)
-                if key in keep:
-                    continue
-                keep.add(key)
-                new_rows.append({"item_id": item_id, "type": signal.type, "value": signal.value, "quality": signal.quality, "meta": signal.meta or {}})
-                if status == "unchanged":
-                    status = "updated"
-            statuses.append(status)
-        if changed_items:
-            conn.execute(
-                update(items_t)
-                .where(items_t.c.id == bindparam("b_id"))
-                .values(labels=bindparam("b_labels"), enabled=bindparam("b_enabled"), confirmed_count=bindparam("b_confirmed"),
-                        rejected_count=bindparam("b_rejected"), updated_at=utcnow()),
-                changed_items,
-            )
-        if removed:
-            conn.execute(delete(signals_t).where(signals_t.c.id.in_([sid for sid, _ in removed])))
-            conn.execute(insert(changes_t), [{"signal_id": sid, "type": t, "op": "remove"} for sid, t in removed])
-        if new_rows:
-            inserted = conn.execute(insert(signals_t).returning(signals_t.c.id, signals_t.c.type), new_rows).all()
-            conn.execute(insert(changes_t), [{"signal_id": sid, "type": t, "op": "add"} for sid, t in inserted])
-        return statuses
 
     def list_items(self, bank_name: str, limit: int = 100, offset: int = 0) -> list[BankItem]:
         bank = self.get_bank(bank_name)
