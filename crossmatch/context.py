@@ -72,8 +72,8 @@ def open_context(settings: Settings, min_refresh_seconds: float = 0.0, serving: 
     db = make_engine(settings)
     migrate(db)
     sessions = session_factory(db)
-    banks = BankService(sessions)
     registry = SignalRegistry.from_entry_points(settings)
+    banks = BankService(sessions, registry)
     indexes = IndexManager(banks, registry, settings.index_dir, min_refresh_seconds, background_compaction=serving)
     pool = HashPool(settings, registry, settings.pool_processes) if serving else None
     engine = Engine(settings, banks, registry, indexes, load_extractors(settings), pool=pool)

@@ -7,6 +7,7 @@ import socket
 import time
 
 import pytest
+from sqlalchemy import update
 
 from crossmatch.actions.delivery import Deliverer, backoff, verify
 from crossmatch.actions.service import ActionService
@@ -14,6 +15,7 @@ from crossmatch.banks.schemas import BankSpec
 from crossmatch.engine import Match, ScanResult
 from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.settings import ServiceSettings
+from crossmatch.store.models import Bank
 from test_api_support import receiver, service_ctx, unique  # noqa: F401  (fixtures)
 
 FAST = ServiceSettings(webhook_max_attempts=3, webhook_backoff_s=0.05, webhook_timeout_s=2.0)
@@ -150,7 +152,11 @@ def test_policies_route_matches(service_ctx, receiver):
     assert events["match.review"]["case_id"] == 99 and events["match.review"]["submission_id"] == 7
     quiet = ScanResult("t", "text", matches=[match(silent, 1)])
     assert not actions.wants_review(quiet) and actions.on_scan(quiet, None, None) == []
-    banks.update_bank(silent, options={"policy": {"on_match": "never"}})
+    with pytest.raises(InvalidInput, match="policy is not valid"):
+        banks.update_bank(silent, options={"policy": {"on_match": "never"}})
+    # A policy stored before the bank rules existed still fails loudly, naming the bank.
+    with service_ctx.sessions.begin() as session:
+        session.execute(update(Bank).where(Bank.name == silent).values(options={"policy": {"on_match": "never"}}))
     with pytest.raises(InvalidInput, match=silent):
         actions.outcomes([match(silent, 1)])
     actions.delete_webhook(hook["id"])

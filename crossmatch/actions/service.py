@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from crossmatch.actions.models import Action, Webhook
 from crossmatch.actions.policy import policy_from_options
@@ -23,6 +23,7 @@ from crossmatch.banks.service import BankService
 from crossmatch.engine import Match, ScanResult
 from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.settings import Settings
+from crossmatch.store.db import on_commit, transaction
 
 EVENTS = ("match.auto", "match.review", "decision", "submission.scanned")
 DEFAULT_EVENTS = ["match.auto", "decision"]
@@ -63,10 +64,10 @@ def _as_id(value: Any) -> int | None:
 
 
 class ActionService:
-    def __init__(self, sessions: sessionmaker, settings: Settings, banks: BankService | None = None) -> None:
+    def __init__(self, sessions: sessionmaker, settings: Settings, banks: BankService) -> None:
         self._sessions = sessions
         self.settings = settings
-        self._banks = banks or BankService(sessions)
+        self._banks = banks
         # Set when new actions are queued, so an in-process delivery worker wakes at once.
         self.wakeup = threading.Event()
 
@@ -88,27 +89,35 @@ class ActionService:
         return bool(self.outcomes(result.matches)["review"])
 
     # -- what produces actions ------------------------------------------------
-    def on_scan(self, result: ScanResult, submission_id: str | int | None, case_id: int | None) -> list[int]:
+    def on_scan(self, result: ScanResult, submission_id: str | int | None, case_id: int | None,
+                session: Session | None = None) -> list[int]:
         split = self.outcomes(result.matches)
         base = {"item": result.item, "kind": result.kind, "submission_id": submission_id}
         sub = _as_id(submission_id)
         ids: list[int] = []
         if split["auto"]:
-            ids += self.enqueue("match.auto", {**base, "matches": [m.to_json() for m in split["auto"]]}, sub, case_id)
+            ids += self.enqueue("match.auto", {**base, "matches": [m.to_json() for m in split["auto"]]}, sub, case_id, session)
         if case_id is not None:
-            ids += self.enqueue("match.review", {**base, "case_id": case_id, "matches": [m.to_json() for m in split["review"]]}, sub, case_id)
+            ids += self.enqueue("match.review", {**base, "case_id": case_id, "matches": [m.to_json() for m in split["review"]]},
+                                sub, case_id, session)
         if submission_id is not None:
-            ids += self.enqueue("submission.scanned", {**result.to_json(), "submission_id": submission_id, "case_id": case_id}, sub, case_id)
+            ids += self.enqueue("submission.scanned", {**result.to_json(), "submission_id": submission_id, "case_id": case_id},
+                                sub, case_id, session)
         return ids
 
-    def on_decision(self, case_id: int, decision: str, actor: str, payload: dict[str, Any]) -> list[int]:
+    def on_decision(self, case_id: int, decision: str, actor: str, payload: dict[str, Any],
+                    session: Session | None = None) -> list[int]:
         data = {"case_id": case_id, "decision": decision, "actor": actor, **payload}
-        return self.enqueue("decision", data, _as_id(payload.get("submission_id")), case_id)
+        return self.enqueue("decision", data, _as_id(payload.get("submission_id")), case_id, session)
 
-    def enqueue(self, event: str, payload: dict[str, Any], submission_id: int | None = None, case_id: int | None = None) -> list[int]:
+    def enqueue(self, event: str, payload: dict[str, Any], submission_id: int | None = None, case_id: int | None = None,
+                session: Session | None = None) -> list[int]:
+        """One pending action per subscribed webhook.  The actions table is the outbox: with
+        ``session`` the actions commit with the caller's workflow, so none is delivered for a
+        decision or scan that did not commit, and a rerun after a crash finds no earlier copy."""
         check_events([event])
-        with self._sessions.begin() as session:
-            hooks = [h for h in session.scalars(select(Webhook).where(Webhook.enabled.is_(True))) if event in (h.events or [])]
+        with transaction(self._sessions, session) as tx:
+            hooks = [h for h in tx.scalars(select(Webhook).where(Webhook.enabled.is_(True))) if event in (h.events or [])]
             if not hooks:
                 return []
             rows = [
@@ -116,8 +125,8 @@ class ActionService:
                  "due_at": time.time(), "delivery_id": uuid.uuid4().hex, "submission_id": submission_id, "case_id": case_id}
                 for h in hooks
             ]
-            ids = list(session.scalars(insert(Action).returning(Action.id), rows))
-        self.wakeup.set()
+            ids = list(tx.scalars(insert(Action).returning(Action.id), rows))
+            on_commit(tx, self.wakeup.set)  # the delivery worker looks only once the rows are visible
         return ids
 
     # -- webhooks ---------------------------------------------------------------

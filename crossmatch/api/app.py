@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -99,7 +99,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     state.metrics = Metrics()
     state.review = ReviewService(ctx.sessions, ctx.banks, state.audit, state.actions, settings)
     # No engine lock: matching reads immutable index versions, hashing runs in the engine's pool.
-    state.submissions = SubmissionService(ctx.sessions, settings, ctx.engine, nullcontext(), state.actions, state.review)
+    state.submissions = SubmissionService(ctx.sessions, settings, ctx.engine, state.actions, state.review)
 
     app.add_middleware(
         SessionMiddleware,

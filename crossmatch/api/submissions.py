@@ -2,7 +2,11 @@
 
 The content waits in a spool file until scanned, then is deleted unless
 ``settings.keep_media`` (then it expires after ``media_retention_days``).
-A submission left half-scanned by a crash is taken up again after its lease.
+A worker holds a short lease on the submission it scans and renews it while the
+scan runs, so a submission left half-scanned by a dead worker is taken up again
+within about a minute.  The case, its actions and the submission's result commit
+in one transaction, and only while the worker still holds the lease, so a rerun
+never opens a second case or sends a second set of webhooks.
 """
 
 from __future__ import annotations
@@ -20,16 +24,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from crossmatch.actions.service import ActionService
-from crossmatch.engine import Engine
+from crossmatch.engine import Engine, ScanResult
 from crossmatch.items import sniff_kind
-from crossmatch.errors import NotFound
+from crossmatch.errors import InvalidInput, NotFound
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content
-from crossmatch.store.db import Base
+from crossmatch.store.db import Base, on_commit
 from crossmatch.store.models import BigId, utcnow
 
 log = logging.getLogger(__name__)
-LEASE_S = 900.0  # a scan taking longer than this is assumed crashed and is started again
+LEASE_S = 45.0  # a lease not renewed for this long belongs to a dead worker; another takes the submission
+RENEW_S = 10.0  # how often a scanning worker renews its lease
+MAX_FIELD = 200  # owner, idempotency key and source columns are VARCHAR(200)
+
+
+class LeaseLost(Exception):
+    """Another worker took the submission (this one stalled past its lease); its result is dropped."""
 
 
 class Submission(Base):
@@ -44,6 +54,8 @@ class Submission(Base):
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(10), default="queued", index=True)  # queued|scanning|done|failed
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Who holds the lease: only that worker may record the result (see LeaseLost).
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     spool_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     media_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -64,12 +76,11 @@ def submission_json(row: Submission) -> dict[str, Any]:
 
 
 class SubmissionService:
-    def __init__(self, sessions: sessionmaker, settings: Settings, engine: Engine, engine_lock: threading.Lock,
+    def __init__(self, sessions: sessionmaker, settings: Settings, engine: Engine,
                  actions: ActionService, review: Any = None) -> None:
         self._sessions = sessions
         self.settings = settings
         self._engine = engine
-        self._lock = engine_lock
         self._actions = actions
         self.review = review  # ReviewService once the review domain is wired in (open_case)
         self.spool = settings.home / "spool"
@@ -77,14 +88,18 @@ class SubmissionService:
 
     def submit(self, owner: str, content: Content, idempotency_key: str | None, source: str | None) -> tuple[dict[str, Any], bool]:
         """(the submission, True if new).  The same key from the same owner returns the first one."""
+        for name, value in (("owner", owner), ("idempotency key", idempotency_key), ("source", source)):
+            if value is not None and len(value) > MAX_FIELD:
+                raise InvalidInput(f"the {name} of {content.item[:80]!r} is {len(value)} characters; "
+                                   f"at most {MAX_FIELD} are allowed, so shorten it and submit again")
         if idempotency_key:
             existing = self._by_key(owner, idempotency_key)
             if existing is not None:
                 return existing, False
         self.spool.mkdir(parents=True, exist_ok=True)
         path = self.spool / uuid.uuid4().hex
-        path.write_bytes(_spool_bytes(content))
         try:
+            path.write_bytes(_spool_bytes(content))
             with self._sessions.begin() as session:
                 row = Submission(owner=owner, idempotency_key=idempotency_key, source=source, item=content.item[:500],
                                  kind=content.kind, status="queued", spool_path=str(path), action_ids=[])
@@ -97,6 +112,9 @@ class SubmissionService:
             if existing is None:
                 raise
             return existing, False
+        except BaseException:  # no row points at the spool file: never leave it behind
+            path.unlink(missing_ok=True)
+            raise
         self.wakeup.set()
         return out, True
 
@@ -114,7 +132,7 @@ class SubmissionService:
 
     # -- worker -----------------------------------------------------------------
     def process_next(self) -> bool:
-        """Scan one queued submission; False when there is none."""
+        """Scan one queued submission (or one whose worker died); False when there is none."""
         self.purge_expired()
         if self.review is not None:
             self.review.purge_expired_media()  # case previews follow the same retention
@@ -126,44 +144,73 @@ class SubmissionService:
                 .order_by(Submission.id).limit(5)
             ))
         for submission_id in candidates:
+            token = uuid.uuid4().hex
             with self._sessions.begin() as session:
                 taken = session.execute(
                     update(Submission).where(Submission.id == submission_id,
                                              or_(Submission.status == "queued", Submission.lease_until < now))
-                    .values(status="scanning", lease_until=now + LEASE_S)
+                    .values(status="scanning", lease_until=now + LEASE_S, lease_token=token)
                 ).rowcount
             if taken == 1:
-                self._process(submission_id)
+                self._process(submission_id, token)
                 return True
         return False
 
-    def _process(self, submission_id: int) -> None:
+    def _process(self, submission_id: int, token: str) -> None:
         with self._sessions() as session:
             row = session.get(Submission, submission_id)
+        with _LeaseKeeper(self._sessions, submission_id, token):
+            try:
+                content = _load(row)
+                outcome: ScanResult | str = self._engine.scan(content)  # no lock: see crossmatch/engine.py
+            except (OSError, UnicodeDecodeError) as exc:
+                content, outcome = None, f"cannot read the submitted content: {exc}"
+            except Exception as exc:  # one bad item must not wedge the queue; the log has the traceback
+                log.exception("submission %s failed", submission_id)
+                content, outcome = None, f"scan failed ({type(exc).__name__}: {exc}); resubmit or report this"
         try:
-            content = _load(row)
-            with self._lock:
-                result = self._engine.scan(content)
-            case_id = None
-            if self.review is not None and result.error is None and self._actions.wants_review(result):
-                case_id = self.review.open_case(result, content, str(submission_id), row.source)
-            action_ids = self._actions.on_scan(result, submission_id, case_id)
-            values = {"status": "failed" if result.error else "done", "result": result.to_json(),
-                      "case_id": case_id, "action_ids": action_ids, "error": result.error}
-        except (OSError, UnicodeDecodeError) as exc:
-            values = {"status": "failed", "error": f"cannot read the submitted content: {exc}"}
-        except Exception as exc:  # one bad item must not wedge the queue; the log has the traceback
-            log.exception("submission %s failed", submission_id)
-            values = {"status": "failed", "error": f"scan failed ({type(exc).__name__}: {exc}); resubmit or report this"}
-        values.update(finished_at=utcnow(), lease_until=None)
-        if self.settings.keep_media and row.spool_path:
-            values["media_expires_at"] = utcnow() + timedelta(days=self.settings.media_retention_days)
-        else:
-            if row.spool_path:
-                Path(row.spool_path).unlink(missing_ok=True)
-            values["spool_path"] = None
+            kept = self._record(row, token, content, outcome)
+        except Exception as exc:  # the case or its actions could not be written: fail closed, visibly
+            log.exception("submission %s: recording the result failed", submission_id)
+            kept = self._record(row, token, None, f"recording the result failed ({type(exc).__name__}: {exc}); resubmit or report this")
+        if not kept:
+            log.warning("submission %s: the lease passed to another worker; this worker's result is dropped", submission_id)
+
+    def _record(self, row: Submission, token: str, content: Content | None, outcome: ScanResult | str) -> bool:
+        """The case, its actions and the submission's result in one transaction, only under our lease.
+
+        False (and nothing written) when another worker has taken the submission meanwhile.
+        """
+        try:
+            self._record_in(row, token, content, outcome)
+            return True
+        except LeaseLost:
+            return False
+
+    def _record_in(self, row: Submission, token: str, content: Content | None, outcome: ScanResult | str) -> None:
         with self._sessions.begin() as session:
-            session.execute(update(Submission).where(Submission.id == submission_id).values(**values))
+            if isinstance(outcome, str):
+                values: dict[str, Any] = {"status": "failed", "error": outcome}
+            else:
+                case_id = None
+                if self.review is not None and outcome.error is None and self._actions.wants_review(outcome):
+                    case_id = self.review.open_case(outcome, content, str(row.id), row.source, session=session)
+                action_ids = self._actions.on_scan(outcome, row.id, case_id, session=session)
+                values = {"status": "failed" if outcome.error else "done", "result": outcome.to_json(),
+                          "case_id": case_id, "action_ids": action_ids, "error": outcome.error}
+            values.update(finished_at=utcnow(), lease_until=None, lease_token=None)
+            if self.settings.keep_media and row.spool_path:
+                values["media_expires_at"] = utcnow() + timedelta(days=self.settings.media_retention_days)
+            else:
+                values["spool_path"] = None
+                if row.spool_path:  # deleted only once the result is stored; a crash before keeps it for the rerun
+                    on_commit(session, lambda: Path(row.spool_path).unlink(missing_ok=True))
+            done = session.execute(
+                update(Submission).where(Submission.id == row.id, Submission.status == "scanning",
+                                         Submission.lease_token == token).values(**values)
+            ).rowcount
+            if not done:
+                raise LeaseLost(row.id)  # rolls the case and the actions back with it
 
     def purge_expired(self) -> int:
         """Delete kept media whose retention has passed."""
@@ -198,3 +245,32 @@ def _load(row: Submission) -> Content:
     if row.kind == "url":
         return Content(row.item, "url", url=data.decode("utf-8"))
     return Content(row.item, sniff_kind(data, row.item), data=data)
+
+
+class _LeaseKeeper:
+    """Renews a submission's lease every RENEW_S while its scan runs (OCR or a long video
+    can take minutes), so a short lease only ever expires for a worker that has died."""
+
+    def __init__(self, sessions: sessionmaker, submission_id: int, token: str) -> None:
+        self._sessions = sessions
+        self._id = submission_id
+        self._token = token
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"crossmatch-lease-{submission_id}", daemon=True)
+
+    def __enter__(self) -> "_LeaseKeeper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(RENEW_S):
+            try:
+                with self._sessions.begin() as session:
+                    session.execute(update(Submission).where(Submission.id == self._id, Submission.lease_token == self._token)
+                                    .values(lease_until=time.time() + LEASE_S))
+            except Exception:  # a database hiccup: try again at the next beat (the lease has slack)
+                log.exception("submission %s: renewing the lease failed", self._id)

@@ -7,10 +7,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from crossmatch.audit.models import AuditEntry
 from crossmatch.errors import InvalidInput
+from crossmatch.store.db import transaction
 from crossmatch.store.models import utcnow
 
 MAX_LIMIT = 1000
@@ -45,11 +46,13 @@ class AuditLog:
     def __init__(self, sessions: sessionmaker) -> None:
         self._sessions = sessions
 
-    def record(self, actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None) -> int:
+    def record(self, actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None,
+               session: Session | None = None) -> int:
+        """Append one entry; with ``session`` it commits (or not) with the caller's transaction."""
         if not actor or not action:
             raise InvalidInput("an audit record needs an actor and an action")
-        with self._sessions.begin() as session:
-            return session.execute(
+        with transaction(self._sessions, session) as tx:
+            return tx.execute(
                 insert(AuditEntry)
                 .values(at=utcnow(), actor=actor[:200], action=action[:100], target=target or "", detail=detail or {})
                 .returning(AuditEntry.id)

@@ -1,34 +1,33 @@
 """Bank service: the one narrow interface to banks, items and their signals.
 
-Public methods validate once and then talk to the database.  Every change to
-bank signals is written to the ``signal_changes`` log in the same transaction,
-so indices in any process can catch up incrementally.
+Public methods validate once and then talk to the database; the bank rules
+(thresholds, options, policies, who may enable an item) live here, so the CLI, the
+API, the review queue and the exchanges all get the same answers.  Every change to
+bank signals is written to the ``signal_changes`` log in the same transaction, so
+indices in any process can catch up incrementally; every bank write first takes the
+store's bank write lock (:func:`crossmatch.store.db.serialise_bank_writes`), which
+makes the log's order its commit order.  Writes take an optional ``session=`` so a
+workflow can include them in its own transaction.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crossmatch.banks.schemas import BankSpec, check_bank_name
+from crossmatch.banks.schemas import BankSpec, check_bank_name, check_options, check_thresholds
+from crossmatch.banks.upsert import ItemUpsert, upsert_rows  # ItemUpsert: importers take it from here
 from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.signals.base import Signal
-from crossmatch.store.models import Bank, BankItem, SignalChange, SignalRow, utcnow
+from crossmatch.signals.registry import SignalRegistry
+from crossmatch.store.db import on_commit, serialise_bank_writes, transaction
+from crossmatch.store.models import Bank, BankItem, SignalChange, SignalRow
 
-
-@dataclass
-class ItemUpsert:
-    """One bank item as an importer or the API hands it in."""
-
-    external_id: str
-    signals: list[Signal]
-    labels: dict[str, Any] = field(default_factory=dict)
-    content_kind: str | None = None
+MAX_EXTERNAL_ID = 500  # bank_items.external_id is VARCHAR(500); PostgreSQL refuses longer
 
 
 @dataclass(frozen=True)
@@ -44,54 +43,49 @@ class SignalRef:
     bank_id: int
 
 
-def _mutates(method):
-    """Mark a BankService method as a change, bumping ``generation`` once it has committed."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        result = method(self, *args, **kwargs)
-        self.generation += 1
-        return result
-
-    return wrapper
-
-
-def _signal_key(signal: Signal) -> tuple[str, str, str]:
-    return (signal.type, signal.value, str(sorted((signal.meta or {}).items())))
-
-
 class BankService:
-    def __init__(self, sessions: sessionmaker) -> None:
+    def __init__(self, sessions: sessionmaker, registry: SignalRegistry) -> None:
         self._sessions = sessions
-        # Bumped by every change made through this instance, so the same process's
-        # indices and bank cache see its own changes at once (other processes within
-        # the IndexManager's refresh window).
+        self._registry = registry  # what the threshold rules need: each type's metric and range
+        # Bumped by every change made through this instance once it has committed, so the
+        # same process's indices and bank cache see its own changes at once (other
+        # processes within the IndexManager's refresh window).
         self.generation = 0
 
+    def _changed(self, session: Session) -> None:
+        on_commit(session, self._bump)
+
+    def _bump(self) -> None:
+        self.generation += 1
+
     # -- banks -----------------------------------------------------------
-    @_mutates
     def create_bank(self, spec: BankSpec) -> Bank:
+        values = spec.model_dump()
+        values.update(self._checked(spec.name, {k: values[k] for k in ("thresholds", "options")}))
         with self._sessions.begin() as session:
             if session.scalar(select(Bank.id).where(Bank.name == spec.name)) is not None:
                 raise Conflict(f"bank {spec.name!r} already exists; choose another name or use it as it is")
-            bank = Bank(**spec.model_dump())
+            bank = Bank(**values)
             session.add(bank)
             try:
                 session.flush()
             except IntegrityError:
                 raise Conflict(f"bank {spec.name!r} already exists") from None
+            self._changed(session)
             return bank
 
     def list_banks(self) -> list[Bank]:
         with self._sessions() as session:
             return list(session.scalars(select(Bank).order_by(Bank.name)))
 
-    def get_bank(self, name: str) -> Bank:
-        with self._sessions() as session:
-            bank = session.scalar(select(Bank).where(Bank.name == name))
-            if bank is None:
-                raise NotFound(f"no bank named {name!r}; see `crossmatch bank list`")
-            return bank
+    def get_bank(self, name: str, session: Session | None = None) -> Bank:
+        if session is None:
+            with self._sessions() as own:
+                return self.get_bank(name, own)
+        bank = session.scalar(select(Bank).where(Bank.name == name))
+        if bank is None:
+            raise NotFound(f"no bank named {name!r}; see `crossmatch bank list`")
+        return bank
 
     def bank_stats(self, bank_id: int) -> dict[str, Any]:
         with self._sessions() as session:
@@ -106,7 +100,6 @@ class BankService:
             )
             return {"items": items, "signals": by_type}
 
-    @_mutates
     def update_bank(self, name: str, **changes: Any) -> Bank:
         allowed = {"enabled", "kind", "description", "labels", "thresholds", "options"}
         unknown = set(changes) - allowed
@@ -114,114 +107,67 @@ class BankService:
             raise InvalidInput(f"cannot change {sorted(unknown)} on a bank; allowed: {sorted(allowed)}")
         if "kind" in changes and changes["kind"] not in ("block", "allow"):
             raise InvalidInput("bank kind must be 'block' or 'allow'")
+        if "enabled" in changes and not isinstance(changes["enabled"], bool):
+            raise InvalidInput("bank enabled must be true or false")
+        if "labels" in changes and not isinstance(changes["labels"], dict):
+            raise InvalidInput("bank labels must be a mapping of names to values")
+        if "description" in changes and not isinstance(changes["description"], str):
+            raise InvalidInput("bank description must be text")
+        changes.update(self._checked(name, {k: changes[k] for k in ("thresholds", "options") if k in changes}))
         with self._sessions.begin() as session:
-            bank = session.scalar(select(Bank).where(Bank.name == name))
-            if bank is None:
-                raise NotFound(f"no bank named {name!r}; see `crossmatch bank list`")
+            bank = self.get_bank(name, session)
             for key, value in changes.items():
                 setattr(bank, key, value)
+            self._changed(session)
             return bank
 
-    @_mutates
+    def _checked(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Thresholds and options by the bank rules, or InvalidInput naming the rule broken."""
+        try:
+            if "thresholds" in values:
+                values["thresholds"] = check_thresholds(values["thresholds"], self._registry.get)
+            if "options" in values:
+                values["options"] = check_options(values["options"])
+        except (ValueError, InvalidInput) as exc:
+            raise InvalidInput(f"bank {name!r} not saved: {exc}") from None
+        return values
+
     def delete_bank(self, name: str) -> None:
         with self._sessions.begin() as session:
-            bank = session.scalar(select(Bank).where(Bank.name == name))
-            if bank is None:
-                raise NotFound(f"no bank named {name!r}")
+            serialise_bank_writes(session)
+            bank = self.get_bank(name, session)
             item_ids = select(BankItem.id).where(BankItem.bank_id == bank.id)
             self._log_removed(session, select(SignalRow.id, SignalRow.type).where(SignalRow.item_id.in_(item_ids)))
             session.execute(delete(SignalRow).where(SignalRow.item_id.in_(item_ids)))
             session.execute(delete(BankItem).where(BankItem.bank_id == bank.id))
             session.delete(bank)
+            self._changed(session)
 
     # -- items -----------------------------------------------------------
-    @_mutates
-    def upsert_items(self, bank_name: str, items: Sequence[ItemUpsert]) -> list[str]:
+    def upsert_items(self, bank_name: str, items: Sequence[ItemUpsert], session: Session | None = None) -> list[str]:
         """Add or update items by external id; returns 'added' / 'updated' / 'unchanged' per item.
 
         Idempotent: re-running an interrupted import changes nothing already stored.
-        Written with SQLAlchemy Core and multi-row statements because imports of
-        million-row hash lists spend most of their time here; the ORM's per-object
-        bookkeeping costs several times more.
+        A re-import never re-enables an item that was disabled.  Safe when several
+        processes import overlapping ids at once: the bank write lock makes the read
+        of existing items and the writes one step (rows written by :func:`upsert_rows`).
         """
-        bank = self.get_bank(bank_name)
         seen: set[str] = set()
         for item in items:
             if not item.external_id:
                 raise InvalidInput("every bank item needs a non-empty id")
+            if len(item.external_id) > MAX_EXTERNAL_ID:
+                raise InvalidInput(f"item id {item.external_id[:40]!r}... is {len(item.external_id)} characters; "
+                                   f"ids may have at most {MAX_EXTERNAL_ID}")
             if item.external_id in seen:
                 raise InvalidInput(f"item id {item.external_id!r} appears twice in one batch")
+            if item.opinions is not None and (len(item.opinions) != 2 or min(item.opinions) < 0):
+                raise InvalidInput(f"item {item.external_id!r}: opinions must be two counts, 0 or more")
             seen.add(item.external_id)
-        items_t, signals_t, changes_t = BankItem.__table__, SignalRow.__table__, SignalChange.__table__
-        with self._sessions.begin() as session:
-            conn = session.connection()
-            existing = {
-                row.external_id: row
-                for row in conn.execute(
-                    select(items_t.c.id, items_t.c.external_id, items_t.c.labels, items_t.c.enabled).where(
-                        items_t.c.bank_id == bank.id, items_t.c.external_id.in_(list(seen))
-                    )
-                )
-            }
-            old_signals: dict[int, list] = {}
-            if existing:
-                query = select(signals_t.c.id, signals_t.c.item_id, signals_t.c.type, signals_t.c.value, signals_t.c.quality, signals_t.c.meta)
-                for row in conn.execute(query.where(signals_t.c.item_id.in_([r.id for r in existing.values()]))):
-                    old_signals.setdefault(row.item_id, []).append(row)
-            fresh = [item for item in items if item.external_id not in existing]
-            new_ids: dict[str, int] = {}
-            if fresh:
-                now = utcnow()
-                rows = [
-                    {"bank_id": bank.id, "external_id": it.external_id, "labels": it.labels, "content_kind": it.content_kind,
-                     "enabled": True, "created_at": now, "updated_at": now}
-                    for it in fresh
-                ]
-                new_ids = dict(conn.execute(insert(items_t).returning(items_t.c.external_id, items_t.c.id), rows).all())
-            statuses: list[str] = []
-            new_rows: list[dict[str, Any]] = []
-            removed: list[tuple[int, str]] = []
-            changed_items: list[dict[str, Any]] = []
-            for item in items:
-                if item.external_id in new_ids:
-                    status, item_id, keep = "added", new_ids[item.external_id], set()
-                else:
-                    row = existing[item.external_id]
-                    status, item_id, keep = "unchanged", row.id, set()
-                    labels = item.labels if item.labels else row.labels
-                    if labels != row.labels or not row.enabled:
-                        changed_items.append({"b_id": row.id, "b_labels": labels})
-                        status = "updated"
-                    wanted = {_signal_key(s) for s in item.signals}
-                    for old in old_signals.get(row.id, []):
-                        key = _signal_key(Signal(old.type, old.value, old.quality, old.meta or {}))
-                        if key in wanted and key not in keep:
-                            keep.add(key)
-                        else:
-                            removed.append((old.id, old.type))
-                            status = "updated"
-                for signal in item.signals:
-                    key = _signal_key(signal)
-                    if key in keep:
-                        continue
-                    keep.add(key)
-                    new_rows.append({"item_id": item_id, "type": signal.type, "value": signal.value, "quality": signal.quality, "meta": signal.meta or {}})
-                    if status == "unchanged":
-                        status = "updated"
-                statuses.append(status)
-            if changed_items:
-                conn.execute(
-                    update(items_t)
-                    .where(items_t.c.id == bindparam("b_id"))
-                    .values(labels=bindparam("b_labels"), enabled=True, updated_at=utcnow()),
-                    changed_items,
-                )
-            if removed:
-                conn.execute(delete(signals_t).where(signals_t.c.id.in_([sid for sid, _ in removed])))
-                conn.execute(insert(changes_t), [{"signal_id": sid, "type": t, "op": "remove"} for sid, t in removed])
-            if new_rows:
-                inserted = conn.execute(insert(signals_t).returning(signals_t.c.id, signals_t.c.type), new_rows).all()
-                conn.execute(insert(changes_t), [{"signal_id": sid, "type": t, "op": "add"} for sid, t in inserted])
+        with transaction(self._sessions, session) as tx:
+            serialise_bank_writes(tx)
+            statuses = upsert_rows(tx.connection(), self.get_bank(bank_name, tx).id, items)
+            self._changed(tx)
             return statuses
 
     def list_items(self, bank_name: str, limit: int = 100, offset: int = 0) -> list[BankItem]:
@@ -231,35 +177,57 @@ class BankService:
             return list(session.scalars(query))
 
     def get_item(self, bank_name: str, external_id: str) -> tuple[BankItem, list[SignalRow]]:
-        bank = self.get_bank(bank_name)
         with self._sessions() as session:
-            item = session.scalar(select(BankItem).where(BankItem.bank_id == bank.id, BankItem.external_id == external_id))
-            if item is None:
-                raise NotFound(f"bank {bank_name!r} has no item {external_id!r}")
+            item = self._item(session, bank_name, external_id)
             signals = list(session.scalars(select(SignalRow).where(SignalRow.item_id == item.id).order_by(SignalRow.id)))
             return item, signals
 
-    @_mutates
     def set_item_enabled(self, bank_name: str, external_id: str, enabled: bool) -> None:
-        item, _ = self.get_item(bank_name, external_id)
+        """A curator's switch: the only way to enable an item again (sources can only disable)."""
         with self._sessions.begin() as session:
+            serialise_bank_writes(session)
+            item = self._item(session, bank_name, external_id)
             session.execute(update(BankItem).where(BankItem.id == item.id).values(enabled=enabled))
+            self._changed(session)
 
-    @_mutates
+    def disable_items(self, bank_name: str, external_ids: Sequence[str], session: Session | None = None) -> int:
+        """Disable the named items that are enabled (e.g. removed at their source); returns how many."""
+        disabled = 0
+        with transaction(self._sessions, session) as tx:
+            serialise_bank_writes(tx)
+            bank_id = self.get_bank(bank_name, tx).id
+            ids = list(dict.fromkeys(external_ids))
+            for start in range(0, len(ids), 900):
+                disabled += tx.execute(update(BankItem).where(
+                    BankItem.bank_id == bank_id, BankItem.external_id.in_(ids[start : start + 900]),
+                    BankItem.enabled.is_(True)).values(enabled=False)).rowcount or 0
+            self._changed(tx)
+        return disabled
+
     def delete_item(self, bank_name: str, external_id: str) -> None:
-        item, _ = self.get_item(bank_name, external_id)
         with self._sessions.begin() as session:
+            serialise_bank_writes(session)
+            item = self._item(session, bank_name, external_id)
             self._log_removed(session, select(SignalRow.id, SignalRow.type).where(SignalRow.item_id == item.id))
             session.execute(delete(SignalRow).where(SignalRow.item_id == item.id))
             session.execute(delete(BankItem).where(BankItem.id == item.id))
+            self._changed(session)
 
-    def record_opinion(self, item_id: int, confirmed: bool) -> None:
+    def record_opinion(self, item_id: int, confirmed: bool, session: Session | None = None) -> None:
         """Feed a review decision back into the item's opinion counts."""
         column = BankItem.confirmed_count if confirmed else BankItem.rejected_count
-        with self._sessions.begin() as session:
-            result = session.execute(update(BankItem).where(BankItem.id == item_id).values({column: column + 1}))
+        with transaction(self._sessions, session) as tx:
+            serialise_bank_writes(tx)
+            result = tx.execute(update(BankItem).where(BankItem.id == item_id).values({column: column + 1}))
             if result.rowcount == 0:
                 raise NotFound(f"no bank item with id {item_id}")
+
+    def _item(self, session: Session, bank_name: str, external_id: str) -> BankItem:
+        bank = self.get_bank(bank_name, session)
+        item = session.scalar(select(BankItem).where(BankItem.bank_id == bank.id, BankItem.external_id == external_id))
+        if item is None:
+            raise NotFound(f"bank {bank_name!r} has no item {external_id!r}")
+        return item
 
     @staticmethod
     def _log_removed(session: Session, id_type_query) -> None:

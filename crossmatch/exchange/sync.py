@@ -25,7 +25,7 @@ from crossmatch.exchange.models import Exchange, ExchangeItem
 from crossmatch.items import ItemError
 from crossmatch.signals.base import InvalidSignal, Signal
 from crossmatch.signals.registry import RegistryError, SignalRegistry
-from crossmatch.store.models import BankItem, SignalRow, utcnow
+from crossmatch.store.models import utcnow
 
 log = logging.getLogger(__name__)
 UPSERT_BATCH = 500
@@ -53,10 +53,6 @@ class SyncReport:
         }
 
 
-def _state(item: ItemUpsert) -> tuple:
-    return (sorted((s.type, s.value, str(sorted((s.meta or {}).items()))) for s in item.signals), item.labels)
-
-
 class Syncer:
     """Applies one source's deltas to one exchange's bank."""
 
@@ -68,7 +64,7 @@ class Syncer:
     def run(self, exchange: Exchange, source: Source, progress: Callable[[int], None] = lambda n: None,
             max_deltas: int | None = None) -> SyncReport:
         report = SyncReport(exchange.name)
-        bank = self._banks.get_bank(exchange.bank_name)
+        self._banks.get_bank(exchange.bank_name)  # NotFound before any checkpoint moves
         state = exchange.checkpoint or {"cp": None, "sweep": False}
         run = exchange.run
         if not state.get("sweep") and source.snapshot(state.get("cp")):
@@ -78,7 +74,7 @@ class Syncer:
             self._save(exchange.id, state, run=run)
         try:
             for delta in source.fetch(state["cp"]):
-                entries = self._apply(exchange, bank.id, delta, report)
+                entries = self._apply(exchange, delta, report)
                 state = {"cp": delta.checkpoint, "sweep": state["sweep"]}
                 self._save(exchange.id, state, mapping=(run, entries))
                 report.deltas += 1
@@ -86,7 +82,7 @@ class Syncer:
                 if max_deltas is not None and report.deltas >= max_deltas:
                     return report  # stopped early on purpose (tests, bounded scheduler runs)
             if state["sweep"]:
-                self._sweep(exchange, bank.id, run, report)
+                self._sweep(exchange, run, report)
                 self._save(exchange.id, {"cp": state["cp"], "sweep": False})
             report.complete = True
             self._finish(exchange.id, None)
@@ -100,7 +96,7 @@ class Syncer:
         return report
 
     # -- one delta ---------------------------------------------------------
-    def _apply(self, exchange: Exchange, bank_id: int, delta: Delta, report: SyncReport) -> dict[str, tuple[str, dict]]:
+    def _apply(self, exchange: Exchange, delta: Delta, report: SyncReport) -> dict[str, tuple[str, dict]]:
         """Bank upserts and removals for one delta; returns the source mapping to commit with the checkpoint."""
         report.errors.extend(delta.errors)
         latest: dict[str, Update] = {}
@@ -123,18 +119,13 @@ class Syncer:
             item_ids.add(item.external_id)
             live[key] = (upd, item)
         items = [item for _, item in live.values()]
-        # Items the source shares as disabled: upsert re-enables them, so remember how they were.
-        before = self._disabled_state(bank_id, [item for upd, item in live.values() if not upd.enabled])
         statuses: list[str] = []
         for start in range(0, len(items), UPSERT_BATCH):
             statuses += self._banks.upsert_items(exchange.bank_name, items[start : start + UPSERT_BATCH])
-        self._after_upsert(bank_id, live.values())
-        for item, status in zip(items, statuses):
-            if status == "updated" and item.external_id in before and before[item.external_id] == _state(item):
-                status = "unchanged"  # only re-enabled and disabled again
+        for status in statuses:
             setattr(report, status, getattr(report, status) + 1)
         if gone:
-            report.removed += self._remove(exchange, bank_id, gone)
+            report.removed += self._remove(exchange, gone)
         return {key: (item.external_id, upd.labels) for key, (upd, item) in live.items()}
 
     def _to_upsert(self, exchange: Exchange, upd: Update, report: SyncReport) -> ItemUpsert | None:
@@ -156,37 +147,10 @@ class Syncer:
         labels.setdefault("source", exchange.name)
         for key in formula_warnings(Update(upd.key, labels=labels)):
             report.warnings.append(ItemError(upd.key, f"label {key!r} starts like a spreadsheet formula; kept as text, escaped on CSV export"))
-        return ItemUpsert(upd.item_id or upd.key, signals, labels, upd.content_kind)
+        # The source's disabled flag and opinion counts travel with the item; a source can only disable.
+        return ItemUpsert(upd.item_id or upd.key, signals, labels, upd.content_kind, upd.enabled, upd.opinions)
 
-    def _disabled_state(self, bank_id: int, items: list[ItemUpsert]) -> dict[str, tuple]:
-        if not items:
-            return {}
-        out: dict[str, tuple] = {}
-        with self._sessions() as session:
-            rows = session.scalars(select(BankItem).where(BankItem.bank_id == bank_id, BankItem.enabled.is_(False),
-                                                          BankItem.external_id.in_([i.external_id for i in items])))
-            for row in rows:
-                signals = session.scalars(select(SignalRow).where(SignalRow.item_id == row.id))
-                out[row.external_id] = _state(ItemUpsert(row.external_id, [Signal(s.type, s.value, s.quality, s.meta or {}) for s in signals], row.labels))
-        return out
-
-    def _after_upsert(self, bank_id: int, pairs) -> None:
-        """Opinion counts and disabled flags carried by the source (upsert re-enables items)."""
-        changes = [(upd, item) for upd, item in pairs if upd.opinions is not None or not upd.enabled]
-        if not changes:
-            return
-        with self._sessions.begin() as session:
-            for upd, item in changes:
-                values: dict[str, Any] = {}
-                if upd.opinions is not None:
-                    values.update(confirmed_count=upd.opinions[0], rejected_count=upd.opinions[1])
-                if not upd.enabled:
-                    values["enabled"] = False
-                session.execute(
-                    update(BankItem).where(BankItem.bank_id == bank_id, BankItem.external_id == item.external_id).values(**values)
-                )
-
-    def _remove(self, exchange: Exchange, bank_id: int, keys: list[str]) -> int:
+    def _remove(self, exchange: Exchange, keys: list[str]) -> int:
         """Mark source records deleted; disable their items unless another live source still has them."""
         with self._sessions.begin() as session:
             rows = list(session.scalars(select(ExchangeItem).where(
@@ -200,15 +164,8 @@ class Syncer:
                 select(ExchangeItem.external_id).join(Exchange, Exchange.id == ExchangeItem.exchange_id).where(
                     Exchange.bank_name == exchange.bank_name, Exchange.id != exchange.id,
                     ExchangeItem.external_id.in_(external_ids), ExchangeItem.deleted.is_(False))))
-            gone = sorted(external_ids - still)
-            # One UPDATE per chunk (BankService.set_item_enabled is one item per call); the flag is not
-            # part of the signal change log, the engine reads it per match.
-            disabled = 0
-            for start in range(0, len(gone), 900):
-                disabled += session.execute(update(BankItem).where(
-                    BankItem.bank_id == bank_id, BankItem.external_id.in_(gone[start : start + 900]),
-                    BankItem.enabled.is_(True)).values(enabled=False)).rowcount or 0
-        return disabled
+            # In the same transaction as the source mapping: both happen or neither.
+            return self._banks.disable_items(exchange.bank_name, sorted(external_ids - still), session=session)
 
     def _save(self, exchange_id: int, state: dict, run: int | None = None, mapping: tuple[int, dict] | None = None) -> None:
         """The checkpoint and the delta's source mapping, in one transaction after the bank."""
@@ -240,7 +197,7 @@ class Syncer:
             if new_rows:
                 session.execute(insert(ExchangeItem), new_rows)
 
-    def _sweep(self, exchange: Exchange, bank_id: int, run: int, report: SyncReport) -> None:
+    def _sweep(self, exchange: Exchange, run: int, report: SyncReport) -> None:
         """After a complete snapshot run: records not seen in it were removed at the source."""
         while True:
             with self._sessions() as session:
@@ -249,7 +206,7 @@ class Syncer:
                     ExchangeItem.last_seen_run < run).limit(900)))
             if not keys:
                 return
-            report.removed += self._remove(exchange, bank_id, keys)
+            report.removed += self._remove(exchange, keys)
 
     def _finish(self, exchange_id: int, error: str | None) -> None:
         with self._sessions.begin() as session:

@@ -2,18 +2,20 @@
 
 Decisions feed back into the banks (opinion counts, one-click allow-bank
 entries), are written to the audit trail and handed to the action service,
-which turns them into effects (webhooks).  Claims are taken with one
-conditional UPDATE so two reviewers can never decide the same case at once.
+which turns them into effects (webhooks), all in the decision's one transaction.
+Claims are taken with one conditional UPDATE so two reviewers can never decide
+the same case at once.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.engine import ScanResult
@@ -25,6 +27,9 @@ from crossmatch.review.media import make_preview, make_video_preview, media_dir,
 from crossmatch.review.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseMatch, Decision, ReviewerPreference, aware, utcnow
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, Signal
+from crossmatch.store.db import on_commit, transaction
+
+log = logging.getLogger(__name__)
 
 DECISIONS = {"confirm": "confirmed", "reject": "rejected", "escalate": "escalated"}
 SORTS = {
@@ -47,9 +52,13 @@ class ReviewService:
 
     # -- opening cases ------------------------------------------------------
     def open_case(
-        self, result: ScanResult, content: Content | None, submission_id: str | None = None, source: str | None = None
+        self, result: ScanResult, content: Content | None, submission_id: str | None = None, source: str | None = None,
+        session: Session | None = None,
     ) -> int | None:
-        """A case for scanned content with block matches; None when nothing matched a block bank."""
+        """A case for scanned content with block matches; None when nothing matched a block bank.
+
+        With ``session`` the case commits with the caller's transaction (a submission's scan).
+        """
         block = [m for m in result.matches if m.bank_kind == "block"]
         if not block:
             return None
@@ -69,7 +78,7 @@ class ReviewService:
                 preview = self._preview(content, result)
             except InvalidInput as exc:
                 warnings.append(str(exc))  # the case matters more than its picture
-        with self._sessions.begin() as session:
+        with transaction(self._sessions, session) as tx:
             case = Case(
                 status="open", item=result.item[:2000], kind=result.kind, submission_id=submission_id, source=source,
                 severity=max(ev.severity_of(bank_labels.get(m.bank), m.item_labels) for m in block),
@@ -79,14 +88,15 @@ class ReviewService:
                 signals=[s.to_json() for s in result.signals[:MAX_SIGNALS]],
                 warnings=warnings, matches=rows,
             )
-            session.add(case)
-            session.flush()
+            tx.add(case)
+            tx.flush()
             if preview is not None:
                 path = media_dir(self._settings.home) / f"case-{case.id}.jpg"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(preview)
                 case.media_path = str(path)
                 case.media_expires_at = utcnow() + timedelta(days=self._settings.media_retention_days)
+                # Written once the case has committed, so a rolled-back or killed workflow leaves no
+                # media behind; a crash in between leaves a case without its preview, never a stray copy.
+                on_commit(tx, lambda: _write_preview(path, preview))
             return case.id
 
     def _preview(self, content: Content, result: ScanResult) -> bytes | None:
@@ -189,6 +199,8 @@ class ReviewService:
             if self._banks.get_bank(add_to_allow_bank).kind != "allow":
                 raise InvalidInput(f"bank {add_to_allow_bank!r} is a block bank; choose an allow bank")
         now = utcnow()
+        # One transaction: the status, the decision, the allow-bank entry, the opinion counts,
+        # the audit entry and the decision actions (the outbox) commit together or not at all.
         with self._sessions.begin() as session:
             case = self._case_for_update(session, case_id)
             if case.claimed_by != user or not self._claim_live(case):
@@ -207,30 +219,28 @@ class ReviewService:
             row = Decision(case_id=case_id, decision=decision, actor=user, note=note, allow_bank=add_to_allow_bank or None)
             session.add(row)
             session.flush()
-        item_ids = sorted({m.bank_item_id for m in case.matches})
-        if decision != "escalate":
-            for item_id in item_ids:
-                try:
-                    self._banks.record_opinion(item_id, decision == "confirm")
-                except NotFound:
-                    pass  # the bank item was deleted after the case opened
-        if add_to_allow_bank:
-            self._add_to_allow_bank(case, add_to_allow_bank, user, note)
-        payload = decision_payload(case, decision, note, add_to_allow_bank)
-        if self._audit is not None:
-            self._audit.record(user, f"case.{decision}", f"case:{case_id}", payload)
-        if self._actions is not None:
-            row.action_ids = list(self._actions.on_decision(case_id, decision, user, payload) or [])
-            with self._sessions.begin() as session:
-                session.execute(update(Decision).where(Decision.id == row.id).values(action_ids=row.action_ids))
+            # The allow-bank write first: it takes the bank write lock before any bank row is locked.
+            if add_to_allow_bank:
+                self._add_to_allow_bank(case, add_to_allow_bank, user, note, session)
+            if decision != "escalate":
+                for item_id in sorted({m.bank_item_id for m in case.matches}):
+                    try:
+                        self._banks.record_opinion(item_id, decision == "confirm", session=session)
+                    except NotFound:
+                        pass  # the bank item was deleted after the case opened
+            payload = decision_payload(case, decision, note, add_to_allow_bank)
+            if self._audit is not None:
+                self._audit.record(user, f"case.{decision}", f"case:{case_id}", payload, session=session)
+            if self._actions is not None:
+                row.action_ids = list(self._actions.on_decision(case_id, decision, user, payload, session=session) or [])
         return row
 
-    def _add_to_allow_bank(self, case: Case, bank: str, user: str, note: str) -> None:
+    def _add_to_allow_bank(self, case: Case, bank: str, user: str, note: str, session: Session) -> None:
         signals = bank_signals([Signal(s["type"], s["value"], s.get("quality"), s.get("meta") or {}) for s in case.signals])
         if not signals:
             raise InvalidInput(f"case {case.id} kept no signals, so nothing can be added to {bank!r}")
         labels = {"source": "review", "case": case.id, "added_by": user, **({"notes": note} if note else {})}
-        self._banks.upsert_items(bank, [ItemUpsert(f"case-{case.id}", signals, labels, case.kind)])
+        self._banks.upsert_items(bank, [ItemUpsert(f"case-{case.id}", signals, labels, case.kind)], session=session)
 
     # -- preferences and retention --------------------------------------------
     def reveal_by_default(self, user: str) -> bool:
@@ -292,3 +302,11 @@ class ReviewService:
             f"case {case.id} is being reviewed by {case.claimed_by} until {aware(case.claimed_until):%H:%M} UTC; "
             "pick another case or ask them to release it"
         )
+
+
+def _write_preview(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:  # the case stands without its picture (media_file() then answers None)
+        log.warning("could not keep the preview %s: %s", path, exc)

@@ -7,13 +7,15 @@ Alembic migrations, run on open, so every process sees the same tables.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from crossmatch.settings import Settings
 
@@ -61,3 +63,47 @@ def migrate(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(sessions: sessionmaker, session: Session | None = None) -> Iterator[Session]:
+    """The caller's transaction when one is given (the caller commits), else a new one committed on exit.
+
+    Services take ``session=`` so that a workflow (a decision, a scanned submission)
+    can run several of them in one transaction that commits all or nothing.
+    """
+    if session is not None:
+        yield session
+        return
+    with sessions.begin() as own:
+        yield own
+
+
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's transaction has committed (never if it rolls back)."""
+    event.listen(session, "after_commit", lambda _session: callback(), once=True)
+
+
+# Readers tail ``signal_changes`` with ``seq > last_seen``, which is only safe if seq
+# order is commit order.  PostgreSQL hands out sequence values at INSERT time, so a
+# transaction holding an early seq could commit after a later one that a reader has
+# already passed, and be skipped for good.  Every transaction that writes bank items or
+# signals therefore takes this one transaction-scoped advisory lock first, before it
+# reads anything or takes a seq, and holds it until it commits.  We chose this over a
+# commit watermark (readers stopping below the oldest open writer, e.g. via
+# pg_snapshot_xmin and an xid column) because it keeps every reader a plain
+# ``seq > n`` and bank writes (imports, curation, syncs) are rare next to lookups,
+# which take no lock.  SQLite already has one writer at a time; BEGIN IMMEDIATE takes
+# that write lock before the transaction's reads, so a read-then-write upsert from two
+# processes cannot interleave either (e.g. two imports of the same new ids).
+BANK_WRITE_LOCK = 0x63726F73  # "cros": the one advisory lock id for bank writes
+
+
+def serialise_bank_writes(session: Session) -> None:
+    """Wait for, and hold to commit, the store-wide bank write lock (see BANK_WRITE_LOCK)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BANK_WRITE_LOCK})
+    elif conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+        # Not yet in a write transaction (pysqlite begins one lazily at the first write).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
