@@ -1,0 +1,47 @@
+"""Settings of the local-feature stage (the ``keypoints`` signal type).
+
+A sub-model of its own so the lead can wire it into :class:`crossmatch.settings.Settings`
+as ``keypoints: KeypointSettings``; until then :func:`keypoint_settings` reads it from
+``Settings.extra["keypoints"]`` (defaults when absent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class KeypointSettings(BaseModel):
+    enabled: bool = True
+    # Images are scaled so the longer side is work_side before detection; tiny ones are
+    # enlarged to min_side so ORB's 31-px patches still fit at the coarser pyramid levels.
+    work_side: int = 640
+    min_side: int = 320
+    bank_keypoints: int = 256  # 38 bytes each: 256 keep a bank image under 10 KB
+    query_keypoints: int = 1000
+    mirrored: bool = True  # also describe the mirrored query, so mirrored copies match
+    min_keypoints: int = 24  # fewer: too flat for local features, PDQ alone decides
+    # A query and a bank descriptor further apart than this are not a correspondence.
+    descriptor_distance: int = 64
+    # Votes and verification: bank images with at least min_inliers voting query keypoints are
+    # verified (at most max_verify per query signal) by RANSAC on a similarity transform.
+    min_inliers: int = 12
+    max_verify: int = 24
+    reprojection_px: float = 6.0  # in work-image pixels
+    min_scale: float = 0.08
+    max_scale: float = 12.0
+    # Fast index: descriptor substrings probed within index_radius bits (approximate beyond
+    # index_tables * (index_radius + 1) - 1 bits; see crossmatch/index/keypoint_index.py).
+    index_tables: int = 8
+    index_bits: int = 20
+    index_radius: int = 1
+
+
+def keypoint_settings(settings: Any) -> KeypointSettings:
+    """The stage's settings from a Settings object (its ``keypoints`` field once wired, else ``extra``)."""
+    own = getattr(settings, "keypoints", None)
+    if isinstance(own, KeypointSettings):
+        return own
+    extra = getattr(settings, "extra", {}) or {}
+    return KeypointSettings.model_validate(extra.get("keypoints", {}))

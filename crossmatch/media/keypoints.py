@@ -1,0 +1,234 @@
+"""Local features of an image: ORB keypoints, their compact form, and geometric verification.
+
+ORB (OpenCV) gives 256-bit binary descriptors that survive rotation by any angle,
+scale changes within its pyramid and moderate blur and re-encoding.  A match is a
+set of descriptor correspondences that one similarity transform (rotation,
+uniform scale, translation) explains, found by RANSAC; the transform says where
+the bank picture sits in the query, which is what finds crops, screenshots,
+picture-in-picture and stickered copies, and what the evidence shows.
+
+Keypoints are stored compactly (38 bytes each: position, angle, octave, descriptor).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+MAGIC = b"KP"
+VERSION = 1
+_HEADER = struct.Struct("<2sBBHHHf")  # magic, version, flags, n, work width, work height, scale to source
+_XY_UNIT = 4.0  # positions are stored in quarter pixels of the work image
+FLAG_MIRRORED = 1
+DESCRIPTOR_BYTES = 32
+
+
+class KeypointFormatError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Keypoints:
+    """Keypoints of one image (or of its mirror image), in work-image pixels.
+
+    ``scale`` maps work pixels back to the source image's pixels.
+    """
+
+    xy: np.ndarray  # (n, 2) float32
+    angle: np.ndarray  # (n,) uint8, 0-255 for 0-360 degrees
+    octave: np.ndarray  # (n,) uint8
+    descriptors: np.ndarray  # (n, 32) uint8
+    width: int
+    height: int
+    scale: float
+    mirrored: bool = False
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+    def encode(self) -> str:
+        n = len(self)
+        header = _HEADER.pack(MAGIC, VERSION, FLAG_MIRRORED if self.mirrored else 0, n, self.width, self.height, self.scale)
+        xy = np.round(self.xy * _XY_UNIT).astype("<u2")
+        body = xy.tobytes() + self.angle.astype(np.uint8).tobytes() + self.octave.astype(np.uint8).tobytes()
+        return base64.b64encode(header + body + np.ascontiguousarray(self.descriptors, np.uint8).tobytes()).decode()
+
+    @classmethod
+    def decode(cls, value: str) -> "Keypoints":
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise KeypointFormatError("keypoints must be base64") from None
+        if len(raw) < _HEADER.size:
+            raise KeypointFormatError("keypoints value is too short for its header")
+        magic, version, flags, n, width, height, scale = _HEADER.unpack_from(raw)
+        if magic != MAGIC or version != VERSION:
+            raise KeypointFormatError(f"not a crossmatch keypoints value (magic {magic!r}, version {version})")
+        if len(raw) != _HEADER.size + n * (6 + DESCRIPTOR_BYTES):
+            raise KeypointFormatError(f"keypoints value holds {len(raw)} bytes, not what {n} keypoints take")
+        if not (width and height and math.isfinite(scale) and scale > 0):
+            raise KeypointFormatError("keypoints value has an empty frame or a bad scale")
+        at = _HEADER.size
+        xy = np.frombuffer(raw, "<u2", 2 * n, at).reshape(n, 2).astype(np.float32) / _XY_UNIT
+        at += 4 * n
+        angle = np.frombuffer(raw, np.uint8, n, at)
+        octave = np.frombuffer(raw, np.uint8, n, at + n)
+        descriptors = np.frombuffer(raw, np.uint8, n * DESCRIPTOR_BYTES, at + 2 * n).reshape(n, DESCRIPTOR_BYTES)
+        return cls(xy, angle, octave, descriptors, width, height, float(scale), bool(flags & FLAG_MIRRORED))
+
+    def source_box(self, box: tuple[float, float, float, float]) -> list[int]:
+        """A work-image box (x0, y0, x1, y1) in the source image's pixels, undoing the mirror."""
+        x0, y0, x1, y1 = box
+        if self.mirrored:
+            x0, x1 = self.width - x1, self.width - x0
+        return [int(round(v * self.scale)) for v in (x0, y0, x1, y1)]
+
+
+def work_grey(img: Image.Image, work_side: int, min_side: int) -> tuple[np.ndarray, float]:
+    """The grey image ORB runs on and the scale back to ``img``'s pixels."""
+    grey = img.convert("L")
+    side = max(grey.size)
+    target = work_side if side > work_side else (min_side if side < min_side else side)
+    if target != side:
+        size = (max(1, round(grey.width * target / side)), max(1, round(grey.height * target / side)))
+        grey = grey.resize(size, Image.Resampling.BILINEAR if target < side else Image.Resampling.BICUBIC)
+    return np.asarray(grey), img.width / grey.width
+
+
+def detect(grey: np.ndarray, scale: float, limit: int, mirrored: bool = False) -> Keypoints:
+    """Up to ``limit`` ORB keypoints spread over the image (strongest per grid cell first)."""
+    import cv2  # opencv-python-headless, the 'media' extra
+
+    if mirrored:
+        grey = np.ascontiguousarray(grey[:, ::-1])
+    h, w = grey.shape
+    orb = cv2.ORB_create(nfeatures=limit * 3, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=31, fastThreshold=12)
+    found = orb.detect(grey, None)
+    chosen = spread(found, w, h, limit)
+    chosen, descriptors = orb.compute(grey, chosen)
+    if descriptors is None or not chosen:
+        descriptors, chosen = np.zeros((0, DESCRIPTOR_BYTES), np.uint8), []
+    xy = np.array([k.pt for k in chosen], np.float32).reshape(-1, 2)
+    angle = np.array([int(k.angle * 256 / 360) % 256 for k in chosen], np.uint8)
+    octave = np.array([min(k.octave, 255) for k in chosen], np.uint8)
+    return Keypoints(xy, angle, octave, descriptors, w, h, scale, mirrored)
+
+
+def spread(found, width: int, height: int, limit: int, cells: int = 8):
+    """Keep ``limit`` keypoints, taking the strongest of each grid cell in turn so texture-rich
+    corners cannot crowd out the rest of the picture (a crop must keep enough of them)."""
+    if len(found) <= limit:
+        return list(found)
+    by_cell: dict[tuple[int, int], list] = {}
+    for kp in sorted(found, key=lambda k: -k.response):
+        cell = (min(cells - 1, int(kp.pt[0] * cells / width)), min(cells - 1, int(kp.pt[1] * cells / height)))
+        by_cell.setdefault(cell, []).append(kp)
+    out: list = []
+    rank = 0
+    while len(out) < limit:
+        layer = [kps[rank] for kps in by_cell.values() if rank < len(kps)]
+        if not layer:
+            break
+        layer.sort(key=lambda k: -k.response)
+        out.extend(layer[: limit - len(out)])
+        rank += 1
+    return out
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A geometrically verified match of a query's keypoints to a bank image's."""
+
+    inliers: int
+    matrix: np.ndarray  # 2x3, bank work pixels -> query work pixels
+
+    def evidence(self, query: Keypoints, bank: Keypoints) -> dict:
+        a, b = self.matrix[0, 0], self.matrix[1, 0]
+        scale = math.hypot(a, b) * query.scale / bank.scale  # source pixels per source pixel
+        rotation = math.degrees(math.atan2(b, a))
+        if query.mirrored:
+            rotation = -rotation  # the mirror is undone in the query frame, so the angle turns the other way
+        bank_frame = _project(self.matrix, (0, 0, bank.width, bank.height))
+        query_box = _clip(bank_frame, query.width, query.height)
+        inverse = _invert(self.matrix)
+        bank_box = _clip(_project(inverse, (0, 0, query.width, query.height)), bank.width, bank.height)
+        return {
+            "inliers": self.inliers,
+            "transform": {"scale": round(scale, 3), "rotation": round(((rotation + 180) % 360) - 180, 1), "mirrored": query.mirrored},
+            "query_box": query.source_box(query_box),
+            "bank_box": bank.source_box(bank_box),
+        }
+
+
+def _project(matrix: np.ndarray, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = box
+    pts = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ matrix.T
+    return float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())
+
+
+def _clip(box: tuple[float, float, float, float], width: int, height: int) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = box
+    return max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1)
+
+
+def _invert(matrix: np.ndarray) -> np.ndarray:
+    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
+    return np.linalg.inv(full)[:2]
+
+
+def best_pairs(query_rows: np.ndarray, bank_rows: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one correspondences: each query keypoint's closest bank keypoint, then each bank
+    keypoint's closest query keypoint (ties to the lower index, so every index agrees)."""
+    if len(query_rows) == 0:
+        return query_rows, bank_rows
+    order = np.lexsort((bank_rows, query_rows, distances))
+    q, b = query_rows[order], bank_rows[order]
+    _, first_q = np.unique(q, return_index=True)
+    keep = np.sort(first_q)
+    q, b = q[keep], b[keep]
+    _, first_b = np.unique(b, return_index=True)
+    keep = np.sort(first_b)
+    return q[keep], b[keep]
+
+
+def verify(query: Keypoints, bank: Keypoints, query_rows: np.ndarray, bank_rows: np.ndarray, distances: np.ndarray,
+           min_inliers: int, reprojection_px: float, min_scale: float, max_scale: float) -> Verified | None:
+    """RANSAC on a similarity transform over the correspondences; None unless enough inliers agree."""
+    import cv2
+
+    q, b = best_pairs(np.asarray(query_rows), np.asarray(bank_rows), np.asarray(distances))
+    if len(q) < min_inliers:
+        return None
+    src = bank.xy[b].astype(np.float32)
+    dst = query.xy[q].astype(np.float32)
+    matrix, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=reprojection_px,
+                                               maxIters=2000, confidence=0.995, refineIters=10)
+    if matrix is None or mask is None:
+        return None
+    scale = math.hypot(matrix[0, 0], matrix[1, 0])
+    if not (min_scale <= scale <= max_scale):
+        return None
+    inlier_pts = np.round(src[mask.ravel() == 1] / 2)
+    # Distinct positions only: ORB finds one corner at several pyramid levels.
+    inliers = len({(int(x), int(y)) for x, y in inlier_pts})
+    if inliers < min_inliers:
+        return None
+    return Verified(inliers, matrix)
+
+
+def all_pairs(query: Keypoints, bank: Keypoints, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (query row, bank row, distance) within ``max_distance`` bits: the brute-force answer."""
+    if len(query) == 0 or len(bank) == 0:
+        empty = np.empty(0, np.int64)
+        return empty, empty, empty
+    qb = np.unpackbits(query.descriptors, axis=1).astype(np.int16)
+    bb = np.unpackbits(bank.descriptors, axis=1).astype(np.int16)
+    distances = qb.sum(1)[:, None] + bb.sum(1)[None, :] - 2 * (qb @ bb.T)
+    qi, bi = np.nonzero(distances <= max_distance)
+    return qi.astype(np.int64), bi.astype(np.int64), distances[qi, bi].astype(np.int64)
