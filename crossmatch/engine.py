@@ -152,6 +152,7 @@ class Engine:
             deep_hashed = hash_content(self.registry, content, deep=True)
             if deep_hashed.error:
                 result.warnings.append(deep_hashed.error)
+            result.warnings.extend(w for w in deep_hashed.warnings if w not in result.warnings)  # e.g. too flat for keypoints
             result.signals.extend(deep_hashed.signals)
             # The cheap pass found no block match, so the deep pass's decision stands on its own.
             more, more_suppressed = self._decide(deep_hashed.signals)
