@@ -140,8 +140,7 @@ class KeypointIndex:
             signal_id = self._slot_ids[slot]
             bank = self._images[signal_id][1]
             mine = slots == slot
-            verified = verify(query, bank, qi[mine], bi[mine], d[mine], need, self.cfg.reprojection_px,
-                              self.cfg.min_scale, self.cfg.max_scale)
+            verified = verify(query, bank, qi[mine], bi[mine], d[mine], need, self.cfg)
             if verified is not None:
                 evidence = verified.evidence(query, bank)
                 hits.append(IndexHit(signal_id, score=float(verified.inliers), evidence=evidence))

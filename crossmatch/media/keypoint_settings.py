@@ -18,8 +18,12 @@ class KeypointSettings(BaseModel):
     # enlarged to min_side so ORB's 31-px patches still fit at the coarser pyramid levels.
     work_side: int = 640
     min_side: int = 320
+    # Queries are described at a larger size: a pasted picture or a screenshot's picture may
+    # be a third of the query's width.  The mirror image (whole-image mirrors) at work_side.
+    query_work_side: int = 960
     bank_keypoints: int = 256  # 38 bytes each: 256 keep a bank image under 10 KB
-    query_keypoints: int = 1000
+    query_keypoints: int = 1500
+    mirrored_keypoints: int = 800
     mirrored: bool = True  # also describe the mirrored query, so mirrored copies match
     min_keypoints: int = 24  # fewer: too flat for local features, PDQ alone decides
     # A query and a bank descriptor further apart than this are not a correspondence.
@@ -29,6 +33,9 @@ class KeypointSettings(BaseModel):
     min_inliers: int = 12
     max_verify: int = 24
     reprojection_px: float = 6.0  # in work-image pixels
+    # The agreeing keypoints must span this share of the bank picture: a shared word or logo
+    # alone (a few percent of a poster) is not the picture.
+    min_matched_area: float = 0.05
     min_scale: float = 0.08
     max_scale: float = 12.0
     # Fast index: descriptor substrings probed within index_radius bits (approximate beyond

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from crossmatch.media.keypoint_settings import KeypointSettings
+
 MAGIC = b"KP"
 VERSION = 1
 _HEADER = struct.Struct("<2sBBHHHf")  # magic, version, flags, n, work width, work height, scale to source
@@ -147,6 +149,7 @@ class Verified:
 
     inliers: int
     matrix: np.ndarray  # 2x3, bank work pixels -> query work pixels
+    bank_inlier_box: tuple[float, float, float, float]  # bounding box of the bank keypoints that agree
 
     def evidence(self, query: Keypoints, bank: Keypoints) -> dict:
         a, b = self.matrix[0, 0], self.matrix[1, 0]
@@ -154,10 +157,10 @@ class Verified:
         rotation = math.degrees(math.atan2(b, a))
         if query.mirrored:
             rotation = -rotation  # the mirror is undone in the query frame, so the angle turns the other way
-        bank_frame = _project(self.matrix, (0, 0, bank.width, bank.height))
-        query_box = _clip(bank_frame, query.width, query.height)
-        inverse = _invert(self.matrix)
-        bank_box = _clip(_project(inverse, (0, 0, query.width, query.height)), bank.width, bank.height)
+        # query_box: where the bank picture lies in the query (its frame through the transform);
+        # bank_box: the part of the bank picture whose keypoints agree.
+        query_box = _clip(_project(self.matrix, (0, 0, bank.width, bank.height)), query.width, query.height)
+        bank_box = _clip(self.bank_inlier_box, bank.width, bank.height)
         return {
             "inliers": self.inliers,
             "transform": {"scale": round(scale, 3), "rotation": round(((rotation + 180) % 360) - 180, 1), "mirrored": query.mirrored},
@@ -177,11 +180,6 @@ def _clip(box: tuple[float, float, float, float], width: int, height: int) -> tu
     return max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1)
 
 
-def _invert(matrix: np.ndarray) -> np.ndarray:
-    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
-    return np.linalg.inv(full)[:2]
-
-
 def best_pairs(query_rows: np.ndarray, bank_rows: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one correspondences: each query keypoint's closest bank keypoint, then each bank
     keypoint's closest query keypoint (ties to the lower index, so every index agrees)."""
@@ -198,8 +196,9 @@ def best_pairs(query_rows: np.ndarray, bank_rows: np.ndarray, distances: np.ndar
 
 
 def verify(query: Keypoints, bank: Keypoints, query_rows: np.ndarray, bank_rows: np.ndarray, distances: np.ndarray,
-           min_inliers: int, reprojection_px: float, min_scale: float, max_scale: float) -> Verified | None:
-    """RANSAC on a similarity transform over the correspondences; None unless enough inliers agree."""
+           min_inliers: int, cfg: KeypointSettings) -> Verified | None:
+    """RANSAC on a similarity transform over the correspondences; None unless enough inliers agree
+    and span at least ``cfg.min_matched_area`` of the bank picture."""
     import cv2
 
     q, b = best_pairs(np.asarray(query_rows), np.asarray(bank_rows), np.asarray(distances))
@@ -207,19 +206,22 @@ def verify(query: Keypoints, bank: Keypoints, query_rows: np.ndarray, bank_rows:
         return None
     src = bank.xy[b].astype(np.float32)
     dst = query.xy[q].astype(np.float32)
-    matrix, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=reprojection_px,
+    matrix, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=cfg.reprojection_px,
                                                maxIters=2000, confidence=0.995, refineIters=10)
     if matrix is None or mask is None:
         return None
     scale = math.hypot(matrix[0, 0], matrix[1, 0])
-    if not (min_scale <= scale <= max_scale):
+    if not (cfg.min_scale <= scale <= cfg.max_scale):
         return None
-    inlier_pts = np.round(src[mask.ravel() == 1] / 2)
+    agree = src[mask.ravel() == 1]
     # Distinct positions only: ORB finds one corner at several pyramid levels.
-    inliers = len({(int(x), int(y)) for x, y in inlier_pts})
+    inliers = len({(int(x), int(y)) for x, y in np.round(agree / 2)})
     if inliers < min_inliers:
         return None
-    return Verified(inliers, matrix)
+    box = (float(agree[:, 0].min()), float(agree[:, 1].min()), float(agree[:, 0].max()), float(agree[:, 1].max()))
+    if (box[2] - box[0]) * (box[3] - box[1]) < cfg.min_matched_area * bank.width * bank.height:
+        return None
+    return Verified(inliers, matrix, box)
 
 
 def all_pairs(query: Keypoints, bank: Keypoints, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -69,17 +69,18 @@ class KeypointsType:
     def hash_deep(self, content: Content) -> list[Signal]:
         if not self.cfg.enabled or content.kind != "image" or content.data is None:
             return []
-        grey, scale = self._grey(content)
+        grey, scale = self._grey(content, self.cfg.query_work_side)
         signals = [self._signal(detect(grey, scale, self.cfg.query_keypoints), {"variant": "original"})]
         if self.cfg.mirrored and signals[0].quality >= self.min_quality:
-            mirrored = detect(grey, scale, self.cfg.query_keypoints, mirrored=True)
+            grey, scale = self._grey(content)
+            mirrored = detect(grey, scale, self.cfg.mirrored_keypoints, mirrored=True)
             signals.append(self._signal(mirrored, {"variant": "mirrored", "query_only": True}))
         return signals
 
-    def _grey(self, content: Content):
+    def _grey(self, content: Content, side: int | None = None):
         from crossmatch.signals.pdq import decoded_image  # one decode per content, shared with PDQ
 
-        return work_grey(decoded_image(content, self.image), self.cfg.work_side, self.cfg.min_side)
+        return work_grey(decoded_image(content, self.image), side or self.cfg.work_side, self.cfg.min_side)
 
     def _signal(self, keypoints: Keypoints, meta: dict) -> Signal:
         if len(keypoints) < self.cfg.min_keypoints:
@@ -92,8 +93,7 @@ class KeypointsType:
         """Evidence of a verified match of ``query`` against ``bank``, or None (the brute-force answer)."""
         q, b = Keypoints.decode(query.value), Keypoints.decode(bank.value)
         qi, bi, d = all_pairs(q, b, self.cfg.descriptor_distance)
-        verified = verify(q, b, qi, bi, d, int(self.max_threshold), self.cfg.reprojection_px, self.cfg.min_scale,
-                          self.cfg.max_scale)
+        verified = verify(q, b, qi, bi, d, int(self.max_threshold), self.cfg)
         return None if verified is None else verified.evidence(q, b)
 
     def compare(self, a: Signal, b: Signal) -> float:
