@@ -27,7 +27,7 @@ class KeypointSettings(BaseModel):
     mirrored: bool = True  # also describe the mirrored query, so mirrored copies match
     min_keypoints: int = 24  # fewer: too flat for local features, PDQ alone decides
     # A query and a bank descriptor further apart than this are not a correspondence.
-    descriptor_distance: int = 64
+    descriptor_distance: int = 50
     # Votes and verification: bank images with at least min_inliers voting query keypoints are
     # verified (at most max_verify per query signal) by RANSAC on a similarity transform.
     min_inliers: int = 12

@@ -127,20 +127,16 @@ def spread(found, width: int, height: int, limit: int, cells: int = 8):
     corners cannot crowd out the rest of the picture (a crop must keep enough of them)."""
     if len(found) <= limit:
         return list(found)
-    by_cell: dict[tuple[int, int], list] = {}
-    for kp in sorted(found, key=lambda k: -k.response):
-        cell = (min(cells - 1, int(kp.pt[0] * cells / width)), min(cells - 1, int(kp.pt[1] * cells / height)))
-        by_cell.setdefault(cell, []).append(kp)
-    out: list = []
-    rank = 0
-    while len(out) < limit:
-        layer = [kps[rank] for kps in by_cell.values() if rank < len(kps)]
-        if not layer:
-            break
-        layer.sort(key=lambda k: -k.response)
-        out.extend(layer[: limit - len(out)])
-        rank += 1
-    return out
+    pts = np.array([k.pt for k in found], np.float32)
+    response = np.array([k.response for k in found], np.float32)
+    cell = (np.minimum(cells - 1, (pts[:, 0] * cells / width).astype(int)) * cells
+            + np.minimum(cells - 1, (pts[:, 1] * cells / height).astype(int)))
+    order = np.lexsort((-response, cell))  # by cell, strongest first within a cell
+    starts = np.searchsorted(cell[order], np.arange(cells * cells))
+    rank = np.empty(len(found), np.int64)
+    rank[order] = np.arange(len(found)) - starts[cell[order]]
+    chosen = np.lexsort((-response, rank))[:limit]  # every cell's best, then every cell's second, ...
+    return [found[i] for i in chosen]
 
 
 @dataclass(frozen=True)
