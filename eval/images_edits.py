@@ -206,12 +206,12 @@ def build(originals: list[Photo], other: list[Photo], n_fill: int, n_dist: int, 
     return bank, queries
 
 
-def recall_table(results: dict[str, dict], families: list[str]) -> tuple[list[str], dict]:
-    lines = ["| family | n | " + " | ".join(MODES) + " |", "|---|---:|" + "---:|" * len(MODES)]
+def recall_table(results: dict[str, dict], families: list[str], modes) -> tuple[list[str], dict]:
+    lines = ["| family | n | " + " | ".join(modes) + " |", "|---|---:|" + "---:|" * len(modes)]
     summary: dict = {}
     for family in families + ["all"]:
         cells, n = [], 0
-        for mode in MODES:
+        for mode in modes:
             rows = [r for r in results[mode]["rows"] if r["truth"] and (family == "all" or r["family"] == family)]
             n = len(rows)
             found = sum(r["truth"] in r["matches"] for r in rows)
@@ -243,6 +243,32 @@ def choose_threshold(tuning: dict, floor: int = 8, margin: float = 1.25) -> int:
     return max(floor, int(np.ceil(max(wrong, default=0) * margin)) + 1)
 
 
+def report_lines(results: dict, meta: dict, families: list[str]) -> tuple[list[str], dict]:
+    modes = [m for m in MODES if m in results]
+    table, summary = recall_table(results, families, modes)
+    falses = {mode: false_matches(results[mode]) for mode in modes}
+    lines = [
+        f"Command: `{meta['command']}`", "",
+        f"Photos: {meta['photos']} ({len(meta['tuning_photos'])} tuning, {len(meta['report_photos'])} reported).",
+        f"Keypoint threshold chosen on the tuning half: {meta['keypoint_threshold']} inliers (tuning: highest wrong match "
+        f"{meta['tuning_wrong_max']:g}, median true match {meta['tuning_true_median']}); PDQ at 31 bits.", "",
+        "## Recall per edit family (reported half)", "", *table, "",
+        "## False matches", "",
+        "| mode | bank | queries (distractors) | false matches | query x bank pairs | 95% upper bound per pair if 0 (3/pairs) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for m in modes:
+        r = results[m]
+        lines.append(f"| {m} | {r['bank']} | {len(r['rows'])} ({r['distractors']}) | {len(falses[m])} | {r['pairs']:,} | "
+                     f"{3.0 / r['pairs']:.1e} |")
+    lines += ["", "Time per scan through the engine (ms, median / p99, on a shared loaded machine): "
+              + ", ".join(f"{m} {results[m]['ms_median']:.0f} / {results[m]['ms_p99']:.0f}" for m in modes), ""]
+    for m in modes:
+        for f in falses[m][:10]:
+            lines.append(f"- false match ({m}): {f['query']} -> {f['item']} {f['how']}")
+    return lines, {"recall": summary, "false_matches": falses}
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "evaldata")
@@ -250,67 +276,50 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--per-photo", type=int, default=2, help="seeded edits per photo and family")
     ap.add_argument("--fillers", type=int, default=1000)
     ap.add_argument("--distractors", type=int, default=1000)
+    ap.add_argument("--modes", default=",".join(MODES), help="run only these modes (e.g. one per process)")
+    ap.add_argument("--threshold", type=int, help="keypoint inliers (skips tuning; give the tuning run's choice)")
+    ap.add_argument("--combine", type=Path, nargs="*", help="JSON files of earlier runs (one per mode) to report together")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     families = ["crop_centre", "rotate_1_30", "mirror_crop", "sticker"] if args.smoke else list(FAMILIES)
-    n_fill, n_dist, per_photo = (20, 6, 1) if args.smoke else (args.fillers, args.distractors, args.per_photo)
-    pool = photos(args.data, args.smoke)
-    tune, report = halves(pool)
-    print(f"{len(pool)} photos: {len(tune)} tuning, {len(report)} reported", file=sys.stderr)
-
-    # Tuning half: the full pipeline at the index's loosest inlier count, to see every wrong score.
-    t_bank, t_queries = build(tune, report, n_fill // 4, n_dist // 4, 1, families)
-    tuning = run("full", t_bank, t_queries, 6, "tuning")
-    threshold = choose_threshold(tuning)
-    true_scores, wrong_scores = keypoint_scores(tuning)
-
-    bank, queries = build(report, tune, n_fill, n_dist, per_photo, families)
-    results = {mode: run(mode, bank, queries, threshold, "report") for mode in MODES}
-    table, summary = recall_table(results, families)
-    n_pairs = len(queries) * len(bank) - sum(1 for q in queries if q[2])
-    falses = {mode: false_matches(results[mode]) for mode in MODES}
-    kp_true, _ = keypoint_scores(results["full"])
-    out = {
-        "photos": len(pool), "tuning_photos": [p.name for p in tune], "report_photos": [p.name for p in report],
-        "keypoint_threshold": threshold, "tuning_wrong_max": max(wrong_scores, default=0),
-        "tuning_true_median": statistics.median(true_scores) if true_scores else None,
-        "bank": len(bank), "queries": len(queries), "distractor_queries": sum(1 for q in queries if not q[2]),
-        "pairs": n_pairs, "recall": summary, "false_matches": falses,
-        "report_true_min": min(kp_true, default=None),
-        "ms_per_query": {m: [round(results[m]["ms_median"], 1), round(results[m]["ms_p99"], 1)] for m in MODES},
-        "seconds": round(time.perf_counter() - t_start, 1),
-    }
-    bound = 3.0 / n_pairs if n_pairs else None
-    lines = [
-        f"Command: `.venv/bin/python eval/images_edits.py{' --smoke' if args.smoke else ''}`",
-        "",
-        f"Photos: {len(pool)} ({len(tune)} tuning, {len(report)} reported). Bank: {len(report)} originals + "
-        f"{len(bank) - len(report)} filler tiles. Queries: {len(queries)} ({out['distractor_queries']} distractors = "
-        f"{out['distractor_queries'] // len(families)} unrelated tiles x {len(families)} families).",
-        f"Keypoint threshold chosen on the tuning half: {threshold} inliers (tuning: highest wrong match "
-        f"{out['tuning_wrong_max']:g}, median true match {out['tuning_true_median']}); PDQ at 31 bits.",
-        "",
-        "## Recall per edit family (reported half)", "", *table, "",
-        "## False matches", "",
-        "| mode | false matches | query x bank pairs | 95% upper bound per pair (rule of three, if 0) |",
-        "|---|---:|---:|---:|",
-        *[f"| {m} | {len(falses[m])} | {n_pairs:,} | {bound:.1e} |" for m in MODES],
-        "",
-        "Time per scan through the engine (ms, median / p99): "
-        + ", ".join(f"{m} {v[0]} / {v[1]}" for m, v in out["ms_per_query"].items()),
-        "",
-    ]
-    for m in MODES:
-        for f in falses[m][:10]:
-            lines.append(f"- false match ({m}): {f['query']} -> {f['item']} {f['how']}")
+    if args.combine:
+        runs = [json.loads(p.read_text()) for p in args.combine]
+        meta, results = runs[0]["meta"], {m: r for run in runs for m, r in run["results"].items()}
+        meta["command"] = "see EVALUATION.md (tuning run, one run per mode, --combine)"
+    else:
+        n_fill, n_dist, per_photo = (20, 6, 1) if args.smoke else (args.fillers, args.distractors, args.per_photo)
+        pool = photos(args.data, args.smoke)
+        tune, report = halves(pool)
+        print(f"{len(pool)} photos: {len(tune)} tuning, {len(report)} reported", file=sys.stderr)
+        meta = {"photos": len(pool), "tuning_photos": [p.name for p in tune], "report_photos": [p.name for p in report],
+                "command": ".venv/bin/python eval/images_edits.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+        if args.threshold is None:
+            # Tuning half: the full pipeline at the index's loosest inlier count, to see every wrong score.
+            t_bank, t_queries = build(tune, report, n_fill // 4, n_dist // 4, 1, families)
+            tuning = run("full", t_bank, t_queries, 6, "tuning")
+            true_scores, wrong_scores = keypoint_scores(tuning)
+            meta.update(keypoint_threshold=choose_threshold(tuning), tuning_wrong_max=max(wrong_scores, default=0),
+                        tuning_true_median=statistics.median(true_scores) if true_scores else None)
+        else:
+            meta.update(keypoint_threshold=args.threshold, tuning_wrong_max=float("nan"), tuning_true_median=None)
+        bank, queries = build(report, tune, n_fill, n_dist, per_photo, families)
+        results = {}
+        for mode in args.modes.split(","):
+            results[mode] = run(mode, bank, queries, meta["keypoint_threshold"], "report")
+            results[mode].update(bank=len(bank), distractors=sum(1 for q in queries if not q[2]),
+                                 pairs=len(queries) * len(bank) - sum(1 for q in queries if q[2]))
+    lines, summary = report_lines(results, meta, families)
+    out = {"meta": meta, "keypoint_threshold": meta["keypoint_threshold"], "queries": len(next(iter(results.values()))["rows"]),
+           "distractor_queries": next(iter(results.values()))["distractors"], **summary,
+           "seconds": round(time.perf_counter() - t_start, 1), "results": results}
     text = "\n".join(lines)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
     if args.json:
-        args.json.write_text(json.dumps(out, indent=1))
+        args.json.write_text(json.dumps(out, indent=None))
     return out
 
 

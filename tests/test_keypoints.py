@@ -126,3 +126,18 @@ def test_bank_items_store_keypoints_but_queries_compute_them_only_deep(ctx):
     assert [s for s in ctx.engine.hash_for_bank(content).signals if s.type == "keypoints"]
     assert not [s for s in ctx.engine.hash(content).signals if s.type == "keypoints"]
     assert Signal("keypoints", "x").type == "keypoints"
+
+
+def test_keypoints_are_exported_only_on_request(ctx):
+    import io
+    import json
+
+    from crossmatch.exchange.export import export_bank
+
+    _bank(ctx, {"p1": textured(1)})
+    plain, opted = io.StringIO(), io.StringIO()
+    export_bank(ctx, "posters", "jsonl", plain)
+    export_bank(ctx, "posters", "jsonl", opted, include_keypoints=True)
+    types = lambda out: {s["type"] for line in out.getvalue().splitlines() for s in json.loads(line)["signals"]}  # noqa: E731
+    assert "pdq" in types(plain) and "keypoints" not in types(plain)
+    assert "keypoints" in types(opted)

@@ -70,19 +70,24 @@ class KeypointIndex:
                 keypoints = Keypoints.decode(signal.value)
             except KeypointFormatError as exc:
                 raise InvalidSignal(f"keypoints signal {signal_id}: {exc}") from None
-            self._images.pop(signal_id, None)  # re-added: the old slot dies
-            slot = len(self._slot_ids)
-            self._slot_ids.append(signal_id)
-            # Keep positions and frame only: descriptors live in the segments.
-            geometry = replace(keypoints, descriptors=np.empty((0, 32), np.uint8), angle=np.empty(0, np.uint8),
-                               octave=np.empty(0, np.uint8))
-            self._images[signal_id] = (slot, geometry)
-            if len(keypoints):
-                self._tail.append((hamming.to_words(keypoints.descriptors), slot))
-                self._tail_size += len(keypoints)
-                self._tail_joined = None
-            if self._tail_size >= TAIL_LIMIT:
-                self._seal()
+            self.add_keypoints(signal_id, keypoints, seal=False)
+        if self._tail_size >= TAIL_LIMIT:
+            self._seal()  # once per call: a bulk load builds one segment
+
+    def add_keypoints(self, signal_id: int, keypoints: Keypoints, seal: bool = True) -> None:
+        self._images.pop(signal_id, None)  # re-added: the old slot dies
+        slot = len(self._slot_ids)
+        self._slot_ids.append(signal_id)
+        # Keep positions and frame only: descriptors live in the segments.
+        geometry = replace(keypoints, descriptors=np.empty((0, 32), np.uint8), angle=np.empty(0, np.uint8),
+                           octave=np.empty(0, np.uint8))
+        self._images[signal_id] = (slot, geometry)
+        if len(keypoints):
+            self._tail.append((hamming.to_words(keypoints.descriptors), slot))
+            self._tail_size += len(keypoints)
+            self._tail_joined = None
+        if seal and self._tail_size >= TAIL_LIMIT:
+            self._seal()
 
     def remove(self, signal_ids: Iterable[int]) -> None:
         for signal_id in signal_ids:
