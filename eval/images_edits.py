@@ -47,6 +47,7 @@ from crossmatch.banks.service import ItemUpsert  # noqa: E402
 from crossmatch.context import open_context  # noqa: E402
 from crossmatch.settings import ImageSettings, RegionSettings, Settings  # noqa: E402
 from crossmatch.signals.base import Content  # noqa: E402
+from crossmatch.signals.pdq import pdq_hash  # noqa: E402
 from image_edit_families import FAMILIES  # noqa: E402
 
 MAX_SIDE = 1280
@@ -109,6 +110,10 @@ def photos(data: Path, smoke: bool) -> list[Photo]:
                     out.append(Photo(f"skimage/{name}", name, _fit(Image.fromarray(getattr(skimage.data, name)()))))
                 except Exception as exc:  # a data file the installed version lacks
                     print(f"skimage.data.{name}: {exc}", file=sys.stderr)
+    flat = [p.name for p in out if not usable(p.image)]
+    if flat:
+        print(f"left out as flat (PDQ quality < 50): {', '.join(flat)}", file=sys.stderr)
+    out = [p for p in out if p.name not in flat]
     # One copy of a picture shipped at several sizes (the groups say which).
     unique: dict[str, Photo] = {}
     for p in out:
@@ -126,15 +131,33 @@ def halves(all_photos: list[Photo]) -> tuple[list[Photo], list[Photo]]:
 
 
 def tiles(sources: list[Photo], count: int, seed: int) -> list[tuple[str, Image.Image]]:
-    """``count`` random crops (25-70% of each side) of the source photos, round robin."""
+    """``count`` random crops (25-70% of each side) of the source photos, round robin; flat crops
+    (a patch of sky) are skipped, as nothing is to be matched in them."""
     rng = random.Random(seed)
-    out = []
-    for i in range(count):
+    out: list[tuple[str, Image.Image]] = []
+    i = 0
+    while len(out) < count and i < 20 * count:
         src = sources[i % len(sources)].image
         fx, fy = rng.uniform(0.25, 0.7), rng.uniform(0.25, 0.7)
         w, h = int(src.width * fx), int(src.height * fy)
         x, y = rng.randrange(0, src.width - w + 1), rng.randrange(0, src.height - h + 1)
-        out.append((f"tile{seed}-{i}:{sources[i % len(sources)].name}", src.crop((x, y, x + w, y + h))))
+        tile = src.crop((x, y, x + w, y + h))
+        if usable(tile):
+            out.append((f"tile{seed}-{i}:{sources[i % len(sources)].name}", tile))
+        i += 1
+    return out
+
+
+def usable(img: Image.Image) -> bool:
+    """PDQ quality >= 50: flat pictures (blank wallpapers, transparent PNGs shown white) are
+    left out; crossmatch reports them as unreliable rather than matching them."""
+    value, quality = pdq_hash(_small(img))
+    return quality >= 50
+
+
+def _small(img: Image.Image) -> Image.Image:
+    out = img.copy()
+    out.thumbnail((256, 256))
     return out
 
 
@@ -202,7 +225,9 @@ def build(originals: list[Photo], other: list[Photo], n_fill: int, n_dist: int, 
     for name, img in tiles(dist_src, n_dist, seed=2):
         for family in families:
             seed = f"{name}|{family}"
-            queries.append((seed, family, None, lambda img=img, f=family, s=seed: edited(img, f, s, fill_src)))
+            # Backdrops (picture-in-picture) come from the distractors' photos too: a filler's photo
+            # pasted behind a distractor would be a true match, not a false one.
+            queries.append((seed, family, None, lambda img=img, f=family, s=seed: edited(img, f, s, dist_src)))
     return bank, queries
 
 

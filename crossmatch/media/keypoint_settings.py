@@ -19,7 +19,7 @@ class KeypointSettings(BaseModel):
     work_side: int = 640
     min_side: int = 320
     # Queries are described at a larger size: a pasted picture or a screenshot's picture may
-    # be a third of the query's width.  The mirror image (whole-image mirrors) at work_side.
+    # be a third of the query's width.  The mirror image at the strongest mirrored_keypoints.
     query_work_side: int = 960
     bank_keypoints: int = 256  # 38 bytes each: 256 keep a bank image under 10 KB
     query_keypoints: int = 1500

@@ -94,32 +94,57 @@ class Keypoints:
 
 def work_grey(img: Image.Image, work_side: int, min_side: int) -> tuple[np.ndarray, float]:
     """The grey image ORB runs on and the scale back to ``img``'s pixels."""
-    grey = img.convert("L")
-    side = max(grey.size)
-    target = work_side if side > work_side else (min_side if side < min_side else side)
-    if target != side:
-        size = (max(1, round(grey.width * target / side)), max(1, round(grey.height * target / side)))
-        grey = grey.resize(size, Image.Resampling.BILINEAR if target < side else Image.Resampling.BICUBIC)
-    return np.asarray(grey), img.width / grey.width
-
-
-def detect(grey: np.ndarray, scale: float, limit: int, mirrored: bool = False) -> Keypoints:
-    """Up to ``limit`` ORB keypoints spread over the image (strongest per grid cell first)."""
     import cv2  # opencv-python-headless, the 'media' extra
 
-    if mirrored:
-        grey = np.ascontiguousarray(grey[:, ::-1])
+    grey = np.asarray(img.convert("L"))
     h, w = grey.shape
-    orb = cv2.ORB_create(nfeatures=limit * 3, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=31, fastThreshold=12)
-    found = orb.detect(grey, None)
-    chosen = spread(found, w, h, limit)
-    chosen, descriptors = orb.compute(grey, chosen)
+    side = max(w, h)
+    target = work_side if side > work_side else (min_side if side < min_side else side)
+    if target != side:
+        size = (max(1, round(w * target / side)), max(1, round(h * target / side)))
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if target < side else cv2.INTER_CUBIC)
+    return grey, w / grey.shape[1]
+
+
+def _orb(limit: int):
+    import cv2
+
+    return cv2.ORB_create(nfeatures=limit, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=31, fastThreshold=12)
+
+
+def _keypoints(chosen, descriptors, w: int, h: int, scale: float, mirrored: bool) -> Keypoints:
+    import cv2
+
     if descriptors is None or not chosen:
         descriptors, chosen = np.zeros((0, DESCRIPTOR_BYTES), np.uint8), []
-    xy = np.array([k.pt for k in chosen], np.float32).reshape(-1, 2)
+    xy = cv2.KeyPoint_convert(chosen).astype(np.float32).reshape(-1, 2) if chosen else np.zeros((0, 2), np.float32)
     angle = np.array([int(k.angle * 256 / 360) % 256 for k in chosen], np.uint8)
     octave = np.array([min(k.octave, 255) for k in chosen], np.uint8)
     return Keypoints(xy, angle, octave, descriptors, w, h, scale, mirrored)
+
+
+def detect(grey: np.ndarray, scale: float, limit: int, mirror_limit: int = 0) -> tuple[Keypoints, Keypoints | None]:
+    """Up to ``limit`` ORB keypoints spread over the image (strongest per grid cell first) and,
+    with ``mirror_limit``, the descriptors of the mirror image at the strongest of them.
+
+    The mirror image needs no second detection: FAST corners and their scores are the same
+    mirrored, and ORB's intensity-centroid angle becomes 180 degrees minus the angle.
+    """
+    import cv2
+
+    h, w = grey.shape
+    orb = _orb(limit * 2)
+    found = orb.detect(grey, None)
+    chosen = spread(found, w, h, limit)
+    chosen, descriptors = orb.compute(grey, chosen)
+    plain = _keypoints(chosen, descriptors, w, h, scale, False)
+    if not mirror_limit:
+        return plain, None
+    strongest = sorted(chosen, key=lambda k: -k.response)[:mirror_limit]
+    flipped = [cv2.KeyPoint(w - 1 - k.pt[0], k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave)
+               for k in strongest]
+    flipped, descriptors = orb.compute(np.ascontiguousarray(grey[:, ::-1]), flipped)
+    return plain, _keypoints(flipped, descriptors, w, h, scale, True)
 
 
 def spread(found, width: int, height: int, limit: int, cells: int = 8):
@@ -127,7 +152,9 @@ def spread(found, width: int, height: int, limit: int, cells: int = 8):
     corners cannot crowd out the rest of the picture (a crop must keep enough of them)."""
     if len(found) <= limit:
         return list(found)
-    pts = np.array([k.pt for k in found], np.float32)
+    import cv2
+
+    pts = cv2.KeyPoint_convert(found)
     response = np.array([k.response for k in found], np.float32)
     cell = (np.minimum(cells - 1, (pts[:, 0] * cells / width).astype(int)) * cells
             + np.minimum(cells - 1, (pts[:, 1] * cells / height).astype(int)))

@@ -64,16 +64,15 @@ class KeypointsType:
         if not self.cfg.enabled:
             return []
         grey, scale = self._grey(content)
-        return [self._signal(detect(grey, scale, self.cfg.bank_keypoints), {"variant": "original"})]
+        return [self._signal(detect(grey, scale, self.cfg.bank_keypoints)[0], {"variant": "original"})]
 
     def hash_deep(self, content: Content) -> list[Signal]:
         if not self.cfg.enabled or content.kind != "image" or content.data is None:
             return []
         grey, scale = self._grey(content, self.cfg.query_work_side)
-        signals = [self._signal(detect(grey, scale, self.cfg.query_keypoints), {"variant": "original"})]
-        if self.cfg.mirrored and signals[0].quality >= self.min_quality:
-            grey, scale = self._grey(content)
-            mirrored = detect(grey, scale, self.cfg.mirrored_keypoints, mirrored=True)
+        plain, mirrored = detect(grey, scale, self.cfg.query_keypoints, self.cfg.mirrored_keypoints if self.cfg.mirrored else 0)
+        signals = [self._signal(plain, {"variant": "original"})]
+        if mirrored is not None and signals[0].quality >= self.min_quality:
             signals.append(self._signal(mirrored, {"variant": "mirrored", "query_only": True}))
         return signals
 
@@ -107,7 +106,7 @@ class KeypointsType:
         for seed in (1, 2, 3):
             img = make_poster(seed)
             grey, scale = work_grey(img, self.cfg.work_side, self.cfg.min_side)
-            out.append(self._signal(detect(grey, scale, self.cfg.bank_keypoints), {"variant": "original"}))
+            out.append(self._signal(detect(grey, scale, self.cfg.bank_keypoints)[0], {"variant": "original"}))
         return out
 
     def brute_force_index(self) -> SignalIndex:
