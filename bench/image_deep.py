@@ -110,11 +110,12 @@ def deep_times(photos: list[Image.Image], keypoints_on: bool, bank_size: int, ro
 
 def synthetic_bank(real: np.ndarray, n_images: int, per_image: int, rng: np.random.Generator):
     """Keypoints objects with real-looking descriptors (a real one with 15% of bits flipped)."""
-    for i in range(n_images):
-        base = real[rng.integers(0, len(real), per_image)]
-        noise = np.packbits(rng.random((per_image, 256)) < 0.15, axis=1)
+    noise = np.packbits(rng.random((1 << 16, 256)) < 0.15, axis=1)  # a pool of flip masks, drawn from
+    zeros = np.zeros(per_image, np.uint8)
+    for _ in range(n_images):
+        descriptors = real[rng.integers(0, len(real), per_image)] ^ noise[rng.integers(0, len(noise), per_image)]
         xy = rng.uniform(0, 600, (per_image, 2)).astype(np.float32)
-        yield Keypoints(xy, np.zeros(per_image, np.uint8), np.zeros(per_image, np.uint8), base ^ noise, 640, 480, 1.0)
+        yield Keypoints(xy, zeros, zeros, descriptors, 640, 480, 1.0)
 
 
 def index_at(n_images: int, photos: list[Image.Image], max_gb: float, rng: np.random.Generator) -> dict:

@@ -120,8 +120,11 @@ def screenshot(img, rng, backdrop):
 
 
 def picture_in_picture(img, rng, backdrop):
-    """The picture scaled to 30-55% of an unrelated photo's width and pasted onto it."""
+    """The picture scaled to 30-55% of an unrelated photo's width and pasted onto it (the photo
+    enlarged to 1000 px wide first if smaller, so the picture keeps at least 300 px)."""
     out = backdrop.copy()
+    if out.width < 1000:
+        out = out.resize((1000, max(1, round(out.height * 1000 / out.width))), Image.Resampling.BICUBIC)
     w = int(out.width * rng.uniform(0.30, 0.55))
     pic = img.resize((w, max(1, round(img.height * w / img.width))))
     if pic.height > out.height * 0.9:

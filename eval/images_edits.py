@@ -302,6 +302,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--fillers", type=int, default=1000)
     ap.add_argument("--distractors", type=int, default=1000)
     ap.add_argument("--modes", default=",".join(MODES), help="run only these modes (e.g. one per process)")
+    ap.add_argument("--families", help="comma-separated subset of the edit families (development runs)")
     ap.add_argument("--threshold", type=int, help="keypoint inliers (skips tuning; give the tuning run's choice)")
     ap.add_argument("--combine", type=Path, nargs="*", help="JSON files of earlier runs (one per mode) to report together")
     ap.add_argument("--out", type=Path)
@@ -309,6 +310,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     families = ["crop_centre", "rotate_1_30", "mirror_crop", "sticker"] if args.smoke else list(FAMILIES)
+    if args.families:
+        families = args.families.split(",")
     if args.combine:
         runs = [json.loads(p.read_text()) for p in args.combine]
         meta, results = runs[0]["meta"], {m: r for run in runs for m, r in run["results"].items()}

@@ -133,7 +133,7 @@ def detect(grey: np.ndarray, scale: float, limit: int, mirror_limit: int = 0) ->
     import cv2
 
     h, w = grey.shape
-    orb = _orb(limit * 2)
+    orb = _orb(limit * 3)  # three candidates per kept keypoint: enough choice for the spread
     found = orb.detect(grey, None)
     chosen = spread(found, w, h, limit)
     chosen, descriptors = orb.compute(grey, chosen)
