@@ -47,3 +47,19 @@ def test_extra_signals_name_their_variant_or_region(evaldata):
         assert signal.meta.get("variant") in ("trimmed", "region", "caption-removed") or signal.meta.get("query_only")
         x, y, w, h = signal.meta["box"]
         assert 0 <= x and 0 <= y and x + w <= width + 1 and y + h <= height + 1, signal.meta  # full-size pixels
+
+
+def test_hash_json_marks_the_reference_hash(tmp_path, evaldata):
+    import json
+
+    from typer.testing import CliRunner
+
+    from crossmatch.cli import app
+
+    path = evaldata / "threatexchange-pdq-vpdq-tmk" / "pytx-test-resources" / "letterboxed_sample-b.jpg"
+    result = CliRunner().invoke(app, ["--home", str(tmp_path), "--workers", "1", "hash", str(path), "--json"],
+                                catch_exceptions=False)
+    pdq = [s for s in json.loads(result.stdout)["signals"] if s["type"] == "pdq"]
+    assert pdq[0]["meta"]["reference"] is True and pdq[0]["meta"]["variant"] == "original"
+    assert [s["meta"]["variant"] for s in pdq[1:]] == ["trimmed"]
+    assert pdq[1]["value"] == "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"  # the bridge, unboxed
