@@ -15,10 +15,16 @@ and everything is reported on the other half.  PDQ keeps its published threshold
 Bank of a run: its half's originals, plus >= 1,000 filler tiles (random crops of photos of the
 *other* half) so that every query meets many unrelated bank pictures.  Queries: every edit
 family applied to every original (``--per-photo`` seeds each), and >= 1,000 distractor tiles
-(crops of other photos of the other half, disjoint from the fillers) crossed with every family.
-A false match is any match to a bank item that is not the query's own original.
+(crops of other photos of the other half, disjoint from the fillers), each through every family
+or, with ``--families-per-distractor N``, through N families taken round robin.  Flat photos and
+tiles (PDQ quality < 50) are left out and listed.  A false match is any match to a bank item that
+is not the query's own original.  Photos, tiles and edits are seeded: a run repeats exactly.
 
     .venv/bin/python eval/images_edits.py [--smoke] [--out eval/results/images_edits.md] [--json FILE]
+    # the recorded run: one process per mode, then one report
+    .venv/bin/python eval/images_edits.py --modes full --fillers 2000 --families-per-distractor 1 --json full.json
+    .venv/bin/python eval/images_edits.py --modes pdq,pdq+regions --threshold 13 --fillers 2000 --families-per-distractor 1 --json pdq.json
+    .venv/bin/python eval/images_edits.py --combine full.json pdq.json --out eval/results/images_edits.md
 """
 
 from __future__ import annotations
@@ -212,9 +218,11 @@ def run(mode: str, bank: list[tuple[str, Image.Image]], queries, keypoint_thresh
             ctx.close()
 
 
-def build(originals: list[Photo], other: list[Photo], n_fill: int, n_dist: int, per_photo: int, families: list[str]):
+def build(originals: list[Photo], other: list[Photo], n_fill: int, n_dist: int, per_photo: int, families: list[str],
+          per_distractor: int | None = None):
     """Bank entries and queries (lazily made images) of one half."""
     fill_src, dist_src = other[0::2], other[1::2]
+    per_distractor = min(per_distractor or len(families), len(families))
     bank = [(p.name, p.image) for p in originals] + tiles(fill_src, n_fill, seed=1)
     queries = []
     for p in originals:
@@ -222,8 +230,10 @@ def build(originals: list[Photo], other: list[Photo], n_fill: int, n_dist: int, 
             for k in range(per_photo):
                 seed = f"{p.name}|{family}|{k}"
                 queries.append((seed, family, p.name, lambda p=p, f=family, s=seed: edited(p.image, f, s, dist_src)))
-    for name, img in tiles(dist_src, n_dist, seed=2):
-        for family in families:
+    for i, (name, img) in enumerate(tiles(dist_src, n_dist, seed=2)):
+        # Each distractor through ``per_distractor`` families, taken round robin (all of them by default).
+        for j in range(per_distractor):
+            family = families[(i * per_distractor + j) % len(families)]
             seed = f"{name}|{family}"
             # Backdrops (picture-in-picture) come from the distractors' photos too: a filler's photo
             # pasted behind a distractor would be a true match, not a false one.
@@ -303,6 +313,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--distractors", type=int, default=1000)
     ap.add_argument("--modes", default=",".join(MODES), help="run only these modes (e.g. one per process)")
     ap.add_argument("--families", help="comma-separated subset of the edit families (development runs)")
+    ap.add_argument("--families-per-distractor", type=int, help="edit families per distractor (default: all)")
     ap.add_argument("--threshold", type=int, help="keypoint inliers (skips tuning; give the tuning run's choice)")
     ap.add_argument("--combine", type=Path, nargs="*", help="JSON files of earlier runs (one per mode) to report together")
     ap.add_argument("--out", type=Path)
@@ -325,14 +336,14 @@ def main(argv: list[str] | None = None) -> dict:
                 "command": ".venv/bin/python eval/images_edits.py " + " ".join(argv if argv is not None else sys.argv[1:])}
         if args.threshold is None:
             # Tuning half: the full pipeline at the index's loosest inlier count, to see every wrong score.
-            t_bank, t_queries = build(tune, report, n_fill // 4, n_dist // 4, 1, families)
+            t_bank, t_queries = build(tune, report, n_fill // 4, n_dist // 4, 1, families, args.families_per_distractor)
             tuning = run("full", t_bank, t_queries, 6, "tuning")
             true_scores, wrong_scores = keypoint_scores(tuning)
             meta.update(keypoint_threshold=choose_threshold(tuning), tuning_wrong_max=max(wrong_scores, default=0),
                         tuning_true_median=statistics.median(true_scores) if true_scores else None)
         else:
             meta.update(keypoint_threshold=args.threshold, tuning_wrong_max=float("nan"), tuning_true_median=None)
-        bank, queries = build(report, tune, n_fill, n_dist, per_photo, families)
+        bank, queries = build(report, tune, n_fill, n_dist, per_photo, families, args.families_per_distractor)
         results = {}
         for mode in args.modes.split(","):
             results[mode] = run(mode, bank, queries, meta["keypoint_threshold"], "report")
