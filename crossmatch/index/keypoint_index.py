@@ -160,8 +160,9 @@ class KeypointIndex:
         alive = self._live_slots()
         keep = alive[slots]
         slots, qi, bi, d = slots[keep], qi[keep], bi[keep], d[keep]
-        # Votes: distinct query keypoints with a descriptor pair in the bank image.
-        voted = np.unique(slots.astype(np.int64) * (1 << 20) + qi)
+        # Votes: distinct query keypoints with a close descriptor pair in the bank image.
+        close = d <= self.cfg.vote_distance
+        voted = np.unique(slots[close].astype(np.int64) * (1 << 20) + qi[close])
         votes = np.bincount((voted >> 20).astype(np.int64), minlength=len(self._slot_ids))
         need = max(3, int(np.ceil(threshold)))
         candidates = [s for s in np.argsort(-votes, kind="stable")[: self.cfg.max_verify] if votes[s] >= need]

@@ -28,10 +28,13 @@ class KeypointSettings(BaseModel):
     min_keypoints: int = 24  # fewer: too flat for local features, PDQ alone decides
     # A query and a bank descriptor further apart than this are not a correspondence.
     descriptor_distance: int = 50
+    # Votes count only closer pairs: at 40 bits chance pairs from thousands of unrelated bank
+    # images rank far below the true one (a screenshot's picture ranked 1st-23rd, not 38th-90th).
+    vote_distance: int = 40
     # Votes and verification: bank images with at least min_inliers voting query keypoints are
     # verified (at most max_verify per query signal) by RANSAC on a similarity transform.
     min_inliers: int = 12
-    max_verify: int = 24
+    max_verify: int = 32
     reprojection_px: float = 6.0  # in work-image pixels
     # The agreeing keypoints must span this share of the bank picture: a shared word or logo
     # alone (a few percent of a poster) is not the picture.
