@@ -63,3 +63,29 @@ def test_hash_json_marks_the_reference_hash(tmp_path, evaldata):
     assert pdq[0]["meta"]["reference"] is True and pdq[0]["meta"]["variant"] == "original"
     assert [s["meta"]["variant"] for s in pdq[1:]] == ["trimmed"]
     assert pdq[1]["value"] == "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"  # the bridge, unboxed
+
+
+def test_region_matches_carry_the_query_signal_and_boxes(ctx):
+    """The per-region allow rule needs, on every candidate, the query signal and the boxes on both sides."""
+    from crossmatch.banks.schemas import BankSpec
+    from crossmatch.banks.service import ItemUpsert
+    import numpy as np
+    from PIL import Image
+
+    from crossmatch.samples import to_bytes
+
+    rng = np.random.default_rng(21)  # a smooth random picture with grain: busy everywhere, like a photo
+    smooth = np.asarray(Image.fromarray(rng.integers(0, 256, (18, 24, 3), dtype=np.uint8)).resize((1200, 900), Image.Resampling.BICUBIC))
+    original = Image.fromarray(np.clip(smooth + rng.normal(0, 10, (900, 1200, 1)), 0, 255).astype(np.uint8))
+    ctx.banks.create_bank(BankSpec(name="b", options={"ocr": False}))
+    ctx.banks.upsert_items("b", [ItemUpsert("p", ctx.engine.hash_for_bank(Content("p", "image", data=to_bytes(original))).signals)])
+    upload = original.crop((300, 225, 900, 675))  # the centre half: the bank's "centre:50" region
+    result = ctx.engine.scan(Content("u", "image", data=to_bytes(upload)), deep=False)
+    pdq = [m for m in result.matches if m.signal_type == "pdq"]
+    assert pdq, "the crop matches the bank picture's centre region"
+    evidence = pdq[0].evidence
+    assert evidence["query_signal"] in {s.value for s in result.signals}
+    assert evidence["query_box"] == [0, 0, 600, 450]  # the whole upload, in its pixels
+    assert evidence["bank_region"] == "centre:50"
+    x0, y0, x1, y1 = evidence["bank_box"]  # the bank picture's centre, in its full-size pixels
+    assert abs(x0 - 300) <= 2 and abs(y0 - 225) <= 2 and abs(x1 - 900) <= 2 and abs(y1 - 675) <= 2
