@@ -62,18 +62,23 @@ def hash_content(registry: SignalRegistry, content: Content, deep: bool = False,
             if message not in errors:
                 errors.append(message)
             continue
-        for signal in signals:
-            # Types with a quality score (pdq, vpdq) say below which a hash is unreliable.
-            floor = getattr(signal_type, "min_quality", None)
-            if signal.quality is not None and floor is not None and signal.quality < floor and not signal.meta.get("query_only"):
-                result.warnings.append(
-                    f"{signal.type} quality {signal.quality} is below {floor}: the hash is unreliable "
-                    "(flat or tiny image) and is not used for matching"
-                )
+        result.warnings.extend(quality_warnings(signal_type, signals))
         result.signals.extend(signals)
     if errors:
         result.error = "; ".join(errors)
     return result
+
+
+def quality_warnings(signal_type, signals: Sequence[Signal]) -> list[str]:
+    """Types with a quality score (pdq, vpdq, keypoints) say below which a hash is unreliable."""
+    floor = getattr(signal_type, "min_quality", None)
+    out = []
+    for signal in signals:
+        if signal.quality is not None and floor is not None and signal.quality < floor and not signal.meta.get("query_only"):
+            note = signal.meta.get("note") or "flat or tiny image"
+            out.append(f"{signal.type} quality {signal.quality} is below {floor}: the hash is unreliable ({note}) "
+                       "and is not used for matching")
+    return out
 
 
 def bank_signals(signals: list[Signal]) -> list[Signal]:
@@ -123,7 +128,9 @@ def deep_hash(registry: SignalRegistry, extractors: Sequence[Extractor], content
             out.incomplete.append(signal_type.name)
             return
         try:
-            out.signals.extend(signal_type.hash_deep(content))
+            signals = signal_type.hash_deep(content)
+            out.warnings.extend(w for w in quality_warnings(signal_type, signals) if w not in out.warnings)
+            out.signals.extend(signals)
         except ContentError as exc:
             if str(exc) not in errors:
                 errors.append(str(exc))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import EVALDATA as DATA
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "evaldata"
 
 pytestmark = pytest.mark.skipif(
     not (DATA / "threatexchange-pdq-vpdq-tmk" / "expected_pdq_hashes.csv").exists(), reason="evaldata not on this machine"

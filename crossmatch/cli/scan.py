@@ -37,7 +37,8 @@ def hash_cmd(
         shown = [s for s in signals if all_variants or not s.meta.get("query_only")]
         record = {
             "item": item,
-            "signals": [{"type": s.type, "value": s.value, **({"quality": s.quality} if s.quality is not None else {})} for s in shown],
+            # meta names each signal's variant or region (pdq: the file's own hash has "reference": true).
+            "signals": [s.to_json() for s in shown],
             "error": error,
         }
         if warnings:

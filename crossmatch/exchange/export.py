@@ -25,6 +25,8 @@ FORMATS = ("jsonl", "csv", "te", "stix")
 # crossmatch type -> ThreatExchange indicator type (pytx's INDICATOR_TYPE of the same signal).
 TE_TYPES = {"pdq": "HASH_PDQ", "md5": "HASH_MD5", "video_md5": "HASH_VIDEO_MD5", "sha256": "HASH_SHA256", "url": "URI"}
 TE_PREFIX = "crossmatch:"
+# Signal types no partner reads (crossmatch's own ORB keypoints, ~13 KB per image): exported only on request.
+LOCAL_TYPES = frozenset({"keypoints"})
 
 
 @dataclass
@@ -69,8 +71,10 @@ def iter_bank(sessions, bank_id: int, batch: int = 1000, include_disabled: bool 
 
 
 def prepare(items: Iterator[ExportItem], quantize_vectors: bool = False,
-            progress: Callable[[int], None] = lambda n: None) -> Iterator[ExportItem]:
+            progress: Callable[[int], None] = lambda n: None, include_local: bool = False) -> Iterator[ExportItem]:
     for item in items:
+        if not include_local:
+            item.signals = [s for s in item.signals if s.type not in LOCAL_TYPES]
         if quantize_vectors:
             item.signals = [quantize(s) for s in item.signals]
         yield item
@@ -140,7 +144,7 @@ def export_bank(ctx, bank_name: str, fmt: str, out: TextIO, quantize_vectors: bo
     if fmt not in FORMATS:
         raise InvalidInput(f"export format {fmt!r} is not known; use one of {', '.join(FORMATS)}")
     bank = ctx.banks.get_bank(bank_name)
-    items = prepare(iter_bank(ctx.sessions, bank.id), quantize_vectors, progress)
+    items = prepare(iter_bank(ctx.sessions, bank.id), quantize_vectors, progress, bool(options.get("include_keypoints")))
     if fmt == "jsonl":
         return write_jsonl(items, out)
     if fmt == "csv":

@@ -126,9 +126,10 @@ class MultiIndexTable:
         self._plans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @classmethod
-    def build(cls, words: np.ndarray, m: int | None = None) -> "MultiIndexTable":
+    def build(cls, words: np.ndarray, m: int | None = None, layout: list[tuple[int, int]] | None = None) -> "MultiIndexTable":
+        """Tables over ``words``; ``layout`` (start, length) pairs may leave bits out (approximate search only)."""
         n = len(words)
-        layout = np.array(split_bits(m or choose_substrings(n)), dtype=np.int64)
+        layout = np.array(layout if layout is not None else split_bits(m or choose_substrings(n)), dtype=np.int64)
         row_dtype = np.int32 if n < 2**31 else np.int64
         offsets = np.empty(int(((1 << layout[:, 1]) + 1).sum()), dtype=row_dtype)
         rows = np.empty((len(layout), n), dtype=row_dtype)
@@ -162,22 +163,41 @@ class MultiIndexTable:
     def _plan(self, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(radius per table, probe masks, each table's first and end mask), cached per threshold."""
         if threshold not in self._plans:
-            table_radii = np.array(self.table_radii(threshold), dtype=np.int64)
-            radius = int(table_radii.max())
-            # Masks of every table up to the largest radius, sorted by popcount, so a
-            # table's ball of radius r is a prefix of its masks.
-            per_length = {b: flip_masks(b, radius) for b in set(self.lengths)}
-            parts = [per_length[b] for b in self.lengths]
-            first = np.concatenate([[0], np.cumsum([len(p) for p in parts])[:-1]]).astype(np.int64)
-            end = first + np.array([ball_size(b, r) for b, r in zip(self.lengths, table_radii.tolist())], np.int64)
-            self._plans[threshold] = (table_radii, np.concatenate(parts), first, end)
+            self._plans[threshold] = self._plan_for(self.table_radii(threshold))
         return self._plans[threshold]
+
+    def _plan_for(self, radii_per_table: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        table_radii = np.array(radii_per_table, dtype=np.int64)
+        radius = int(table_radii.max())
+        # Masks of every table up to the largest radius, sorted by popcount, so a
+        # table's ball of radius r is a prefix of its masks.
+        per_length = {b: flip_masks(b, radius) for b in set(self.lengths)}
+        parts = [per_length[b] for b in self.lengths]
+        first = np.concatenate([[0], np.cumsum([len(p) for p in parts])[:-1]]).astype(np.int64)
+        end = first + np.array([ball_size(b, r) for b, r in zip(self.lengths, table_radii.tolist())], np.int64)
+        return table_radii, np.concatenate(parts), first, end
+
+    def search_probing(self, query_words: np.ndarray, threshold: int, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Approximate range search: every substring probed within ``radius`` bits only.
+
+        Finds every row within ``threshold`` whose difference leaves some substring within
+        ``radius`` bits (all rows within m*(radius+1)-1 bits when substrings cover every
+        bit) and, beyond that, rows by chance: what local-feature descriptors need, whose
+        true matches lie 20-60 bits apart, where an exact search would probe too much.
+        """
+        key = -1 - radius  # plans of exact searches are keyed by threshold >= 0
+        if key not in self._plans:
+            self._plans[key] = self._plan_for([radius] * len(self.layout))
+        return self._run(query_words, threshold, self._plans[key])
 
     def search(self, query_words: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (query index, row, distance) with distance <= threshold, each pair once."""
         if threshold < 0:
             return run_range_kernel(hamming_kernels.search_batch, query_words, threshold)
-        table_radii, masks, first, end = self._plan(threshold)
+        return self._run(query_words, threshold, self._plan(threshold))
+
+    def _run(self, query_words: np.ndarray, threshold: int, plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        table_radii, masks, first, end = plan
         return run_range_kernel(
             hamming_kernels.search_batch, query_words, threshold, self.words, self.layout[:, 0].copy(),
             self.layout[:, 1].copy(), table_radii, self.offsets, self.offset_base, self.rows, masks, first, end,

@@ -35,6 +35,7 @@ DIHEDRAL_VARIANTS = (
     "transversed",
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+REGION_SIDE = 512
 
 
 def bits_to_hex(bits: np.ndarray) -> str:
@@ -63,7 +64,7 @@ def pdq_dihedral(img: Image.Image) -> list[tuple[str, str, int]]:
 
 
 def decoded_image(content: Content, settings: ImageSettings) -> Image.Image:
-    """The content's image, decoded once at hashing size and cached on the content."""
+    """The content's image, decoded once at hashing size (full size by default) and cached on the content."""
     cached = content.derived.get("image")
     if cached is None:
         assert content.data is not None
@@ -73,6 +74,32 @@ def decoded_image(content: Content, settings: ImageSettings) -> Image.Image:
             cached = downscale(cached, size)
         content.derived["image"] = cached
     return cached
+
+
+def region_image(content: Content, settings: ImageSettings) -> tuple[Image.Image, float]:
+    """A copy at most REGION_SIDE pixels wide and its scale back to the decoded image.
+
+    Region and caption-band hashes were tuned at this size and are never exchanged,
+    so they need not pay for a full-size hash; their boxes are mapped back.
+    """
+    cached = content.derived.get("image_regions")
+    if cached is None:
+        img = decoded_image(content, settings)
+        small = downscale(img, REGION_SIDE)
+        cached = (small, img.width / small.width)
+        content.derived["image_regions"] = cached
+    return cached
+
+
+def scaled_box(box: Sequence[int], scale: float) -> list[int]:
+    """An (x, y, w, h) box of the region copy in the decoded image's pixels."""
+    return [round(v * scale) for v in box]
+
+
+def corners(box: Sequence[int]) -> list[int]:
+    """(x, y, w, h) -> [x0, y0, x1, y1], the form evidence boxes take."""
+    x, y, w, h = box
+    return [x, y, x + w, y + h]
 
 
 @dataclass(frozen=True)
@@ -96,8 +123,10 @@ class PdqType:
         return value
 
     def hash(self, content: Content) -> list[Signal]:
-        """The whole image, its border-trimmed form if different, and (query-only) dihedral variants."""
+        """The whole image (first: the file's own, reference-exact hash), its border-trimmed form if
+        different, and (query-only) dihedral variants, each named in ``meta``."""
         img = decoded_image(content, self.settings)
+        whole = [0, 0, img.width, img.height]
         signals: list[Signal] = []
         if self.settings.dihedral:
             variants = pdq_dihedral(img)
@@ -105,7 +134,8 @@ class PdqType:
         else:
             variants = []
             value, quality = pdq_hash(img)
-        signals.append(Signal(self.name, value, quality, {"variant": "original"}))
+        # "reference": this is the hash partners compute for the same file (exchanged, served on /h/hash).
+        signals.append(Signal(self.name, value, quality, {"variant": "original", "reference": True, "box": whole}))
         if self.settings.trim_borders:
             left, top, right, bottom = content_box(img)
             if (right - left, bottom - top) != img.size:
@@ -115,7 +145,7 @@ class PdqType:
                     signals.append(Signal(self.name, t_value, t_quality, {"variant": "trimmed", "box": box}))
         for name, v_value, v_quality in variants[1:]:
             # Query-only: a bank stores the upright image; a flipped upload matches through these.
-            signals.append(Signal(self.name, v_value, v_quality, {"variant": name, "query_only": True}))
+            signals.append(Signal(self.name, v_value, v_quality, {"variant": name, "query_only": True, "box": whole}))
         return signals
 
     def hash_deep(self, content: Content) -> list[Signal]:
@@ -123,13 +153,13 @@ class PdqType:
         windows that miss an overlay), matched against the bank's whole-image hashes."""
         if content.kind != "image" or content.data is None:
             return []
-        img = decoded_image(content, self.settings)
+        img, scale = region_image(content, self.settings)
         signals = []
         for side, (left, top, right, bottom) in caption_band_boxes(img):
             value, quality = pdq_hash(img.crop((left, top, right, bottom)))
             if quality >= self.min_quality:
-                meta = {"variant": "caption-removed", "band": side, "box": [left, top, right - left, bottom - top]}
-                signals.append(Signal(self.name, value, quality, meta))
+                box = scaled_box([left, top, right - left, bottom - top], scale)
+                signals.append(Signal(self.name, value, quality, {"variant": "caption-removed", "band": side, "box": box}))
         return signals + self._regions(content, "query")
 
     def hash_bank_extras(self, content: Content) -> list[Signal]:
@@ -140,7 +170,11 @@ class PdqType:
     def _regions(self, content: Content, side: str) -> list[Signal]:
         from crossmatch.media.regions import region_signals  # OpenCV-free, but only needed here
 
-        return region_signals(decoded_image(content, self.settings), self.regions, side=side, min_quality=self.min_quality)
+        img, scale = region_image(content, self.settings)
+        signals = region_signals(img, self.regions, side=side, min_quality=self.min_quality)
+        for signal in signals:
+            signal.meta["box"] = scaled_box(signal.meta["box"], scale)
+        return signals
 
     def compare(self, a: Signal, b: Signal) -> float:
         return float(hamming(a.value, b.value))
@@ -168,10 +202,24 @@ class PdqType:
         if not candidates:
             return candidates
         bank = lookup([sid for c in candidates for sid in c.signal_ids])
-        return [c for c in candidates if c.signal_ids[0] in bank and self._usable(bank[c.signal_ids[0]][1])]
+        return [with_boxes(c, bank[c.signal_ids[0]][1]) for c in candidates
+                if c.signal_ids[0] in bank and self._usable(bank[c.signal_ids[0]][1])]
 
     def _usable(self, signal: Signal) -> bool:
         return signal.quality is None or signal.quality >= self.min_quality
+
+
+def with_boxes(candidate: Candidate, bank_signal: Signal) -> Candidate:
+    """Evidence boxes as [x0, y0, x1, y1]: which part of the query (``query_box``) and, for a
+    bank region, which part of the bank picture (``bank_box``) the hashes describe."""
+    evidence = dict(candidate.evidence)
+    query_box = evidence.get("query_meta", {}).get("box")
+    if query_box:
+        evidence["query_box"] = corners(query_box)
+    if bank_signal.meta.get("box") and bank_signal.meta.get("variant") != "original":
+        evidence["bank_box"] = corners(bank_signal.meta["box"])
+        evidence["bank_region"] = bank_signal.meta.get("region", bank_signal.meta.get("variant"))
+    return Candidate(candidate.signal_ids, candidate.distance, candidate.score, evidence)
 
 
 def create(settings: Settings) -> PdqType:
