@@ -166,7 +166,9 @@ def print_result(result: Any, misses: list[str] = ()) -> None:
     from crossmatch.cli.explain import why
 
     if result.error and not result.matches:
-        out_console.print(f"[red]error[/red] {result.item}: {result.error}", highlight=False)
+        # Hashing errors already start with the item's name.
+        message = result.error if result.error.startswith(f"{result.item}:") else f"{result.item}: {result.error}"
+        out_console.print(f"[red]error[/red] {message}", highlight=False)
         return
     if not result.matches:
         lines = [f"[dim]no match[/dim] {result.item}"]
