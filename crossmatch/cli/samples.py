@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from crossmatch.cli.output import JSON_OPTION, emit_json, out_console
+from crossmatch.cli.output import JSON_OPTION, emit_json, fail, json_error, out_console
 
 
 def samples_cmd(
@@ -27,10 +27,17 @@ def samples_cmd(
     from crossmatch.samples import write_demo_set, write_hash_list, write_text_samples, write_video_samples
 
     folder = (folder or ctx.obj.home / "samples").expanduser().resolve()
-    known_dir, incoming_dir = write_demo_set(folder, known, unrelated)
-    text_bank, text_incoming = write_text_samples(folder / "texts")
-    video_known, video_incoming = write_video_samples(folder / "videos")
-    hash_list = write_hash_list(known_dir, folder / "hashlist.csv")
+    try:
+        known_dir, incoming_dir = write_demo_set(folder, known, unrelated)
+        text_bank, text_incoming = write_text_samples(folder / "texts")
+        video_known, video_incoming = write_video_samples(folder / "videos")
+        hash_list = write_hash_list(known_dir, folder / "hashlist.csv")
+    except OSError as exc:
+        message = f"cannot write samples to {folder}: {exc.strerror or exc}; pick a folder you can write to"
+        if as_json:
+            json_error("UnwritableOutput", message, path=str(folder))
+            raise typer.Exit(2) from None
+        raise fail(message) from None
     if as_json:
         emit_json({"folder": str(folder), "known": str(known_dir), "incoming": str(incoming_dir), "text_bank": str(text_bank),
                    "text_incoming": str(text_incoming), "video_known": str(video_known), "video_incoming": str(video_incoming),
