@@ -173,3 +173,11 @@ def test_exchange_add_refuses_a_missing_file(home, tmp_path):
     assert "no such file" in result.output and "nope.csv" in result.output
     result = invoke(home, "exchange", "add", "list", "--kind", "file", "--bank", "nobank", "-c", f"path={tmp_path}", code=2)
     assert "not a file" in result.output or "no bank named" in result.output
+
+
+def test_help_lists_the_kinds_and_formats_the_code_has():
+    from crossmatch.cli import exchange as exchange_cli
+    from crossmatch.exchange.export import FORMATS
+    from crossmatch.exchange.service import KINDS
+
+    assert exchange_cli.KINDS == KINDS and exchange_cli.FORMATS == FORMATS

@@ -12,7 +12,7 @@ import typer
 
 from crossmatch.cli.output import JSON_OPTION, emit_json, err_console, kv_table, out_console, plain, progress_bar, table, opened
 
-# Spelled out here so `--help` needs no import of the exchange code (tests/test_cli_help.py checks they agree).
+# Spelled out here so `--help` needs no import of the exchange code (tests/test_cli_first_hour.py checks they agree).
 KINDS = ("file", "stix", "pytx")
 FORMATS = ("jsonl", "csv", "te", "stix")
 NAME = typer.Argument(..., metavar="EXCHANGE", help="The exchange's name.")
