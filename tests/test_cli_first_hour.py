@@ -181,3 +181,17 @@ def test_help_lists_the_kinds_and_formats_the_code_has():
     from crossmatch.exchange.service import KINDS
 
     assert exchange_cli.KINDS == KINDS and exchange_cli.FORMATS == FORMATS
+
+
+def test_a_text_near_near_miss_says_how_much_wording_is_shared(home, tmp_path):
+    whole = ("We the People of the United States, in Order to form a more perfect Union, establish Justice, insure domestic "
+             "Tranquility, provide for the common defence, promote the general Welfare, and secure the Blessings of Liberty "
+             "to ourselves and our Posterity, do ordain and establish this Constitution for the United States of America.")
+    signal = [s for s in records(invoke(home, "hash", "--text", whole, "--json"))[0]["signals"] if s["type"] == "text_near"][0]
+    hash_list = tmp_path / "list.csv"
+    hash_list.write_text(f"signal_type,signal,id\ntext_near,{signal['value']},preamble\n")
+    invoke(home, "bank", "create", "texts")
+    invoke(home, "bank", "import", "texts", str(hash_list))
+    shown = invoke(home, "scan", "--text", "We the People of the United States, in Order to form a more perfect Union, establish Justice").stdout
+    assert "no match" in shown and "closest: texts/preamble (text_near score 0.2" in shown
+    assert "of character shingles shared; a near copy in the same language shares at least 30%" in shown

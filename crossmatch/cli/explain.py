@@ -147,7 +147,8 @@ def near_misses(cx: Any, result: Any) -> list[str]:
                 best = (cand, ref, threshold)
         if best:
             cand, ref, threshold = best
-            reason = _xling_miss(cand.evidence, len(queries)) if type_name == "text_xling" else "too few shared shingles for a near copy"
+            reason = (_xling_miss(cand.evidence, len(queries)) if type_name == "text_xling" else
+                      f"{cand.score:.0%} of character shingles shared; a near copy in the same language shares at least {threshold:.0%}")
             lines.append(f"closest: {banks[ref.bank_id].name}/{ref.external_id} ({type_name} score {cand.score:.3g}, "
                          f"a match needs {threshold:g}): {reason}")
     return lines
