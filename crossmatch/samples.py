@@ -172,3 +172,31 @@ def write_video_samples(root: Path, fps: int = 10, size: tuple[int, int] = (240,
     (incoming_dir / "upload_recut_subtitled.mp4").write_bytes(encode_video(excerpt, fps))
     (incoming_dir / "upload_unrelated.mp4").write_bytes(encode_video(_scene_frames(10, fps, size, seed=99), fps))
     return known_dir, incoming_dir
+
+
+def write_hash_list(known_dir: Path, target: Path) -> Path:
+    """The known posters as a partner shares them: a hash-list CSV (PDQ and MD5, rows grouped by item id).
+
+    PDQ comes from the ``pdqhash`` binding of the reference implementation on the full-size picture, as a
+    GIFCT or TCAP member computes it; crossmatch's own hashes of the same files match it.
+    """
+    import csv
+    import hashlib
+
+    import numpy as np
+    import pdqhash
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["signal_type", "signal", "id", "entity", "category", "source"])
+        for number, path in enumerate(sorted(known_dir.glob("*.jpg"))):
+            data = path.read_bytes()
+            with Image.open(io.BytesIO(data)) as img:
+                bits, _quality = pdqhash.compute(np.asarray(img.convert("RGB")))
+            pdq = np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
+            item = f"partner-{number:02d}"
+            labels = ["Example Entity A" if number % 2 == 0 else "Example Entity B", "sample", "partner-list"]
+            out.writerow(["pdq", pdq, item, *labels])
+            out.writerow(["md5", hashlib.md5(data).hexdigest(), item, *labels])
+    return target

@@ -5,13 +5,18 @@ list the module in HMA's extension settings).  The classes adapt crossmatch's
 own ``text_near`` (MinHash) and ``text_xling`` (per-sentence multilingual
 embeddings) types to python-threatexchange's class-method interface:
 
-* ``text_near``: one MinHash per text; distance = 1 - estimated Jaccard.
+* ``text_near``: a text's MinHashes (the whole text, and for long texts one
+  per window of sentences) joined with ``;``; distance = 1 - the best
+  estimated Jaccard over every pair of parts.
 * ``text_xling``: a text's chunk embeddings joined with ``;``; distance =
   1 - the best chunk-pair cosine.  This is a screen, not crossmatch's full
   document decision (margins, alignment, number checks): confirm hits in crossmatch.
 
 python-threatexchange calls class methods, so each adapter builds its crossmatch
 type once, on first use, from ``Settings.load()`` (CROSSMATCH_* environment).
+Index classes are module-level and built once: the ``threatexchange`` CLI
+checks ``get_index_cls() == type(index)`` before storing an index and
+unpickles it by class name.
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ class _CrossmatchText(signal_base.SimpleSignalType, signal_base.TextHasher):
 
     @classmethod
     def get_index_cls(cls) -> t.Type[SignalTypeIndex]:
-        return type(f"{cls.__name__}Index", (signal_base.TrivialLinearSearchHashIndex,), {"_SIGNAL_TYPE": cls})
+        return _INDEX_CLASSES[cls.NAME]
 
 
 class TextNearSignal(_CrossmatchText):
@@ -84,7 +89,10 @@ class TextNearSignal(_CrossmatchText):
     @classmethod
     def compare_hash(cls, hash1: str, hash2: str) -> signal_base.SignalComparisonResult:
         st = cls.crossmatch_type()
-        score = st.compare(Signal(cls.NAME, hash1), Signal(cls.NAME, hash2))
+        # Long texts carry several MinHashes (whole text and sentence windows): the best pair decides,
+        # so a post quoting part of a known text matches as it does in crossmatch.
+        score = max(st.compare(Signal(cls.NAME, a), Signal(cls.NAME, b))
+                    for a in hash1.split(SEPARATOR) for b in hash2.split(SEPARATOR))
         return signal_base.SignalComparisonResult.from_simple_dist(round(1.0 - score, 4), round(1.0 - st.default_threshold, 4))
 
     @staticmethod
@@ -110,5 +118,19 @@ class TextXlingSignal(_CrossmatchText):
     def get_examples() -> t.List[str]:
         return [s.value for s in TextXlingSignal.crossmatch_type().examples()]
 
+
+class TextNearIndex(signal_base.TrivialLinearSearchHashIndex):
+    """Linear search with crossmatch's text_near comparison (pickled by the ``threatexchange`` CLI)."""
+
+    _SIGNAL_TYPE = TextNearSignal
+
+
+class TextXlingIndex(signal_base.TrivialLinearSearchHashIndex):
+    """Linear search with the text_xling chunk-pair screen (pickled by the ``threatexchange`` CLI)."""
+
+    _SIGNAL_TYPE = TextXlingSignal
+
+
+_INDEX_CLASSES: dict[str, t.Type[SignalTypeIndex]] = {"text_near": TextNearIndex, "text_xling": TextXlingIndex}
 
 TX_MANIFEST = ThreatExchangeExtensionManifest(signal_types=(TextNearSignal, TextXlingSignal))

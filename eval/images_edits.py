@@ -51,7 +51,7 @@ from PIL import Image  # noqa: E402
 from crossmatch.banks.schemas import BankSpec  # noqa: E402
 from crossmatch.banks.service import ItemUpsert  # noqa: E402
 from crossmatch.context import open_context  # noqa: E402
-from crossmatch.media.keypoint_settings import KeypointSettings
+from crossmatch.media.keypoint_settings import KeypointSettings  # noqa: E402
 from crossmatch.settings import ImageSettings, RegionSettings, Settings  # noqa: E402
 from crossmatch.signals.base import Content  # noqa: E402
 from crossmatch.signals.pdq import pdq_hash  # noqa: E402

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: build a bank from generated benign sample posters, scan edited copies
 # mixed with unrelated images, and show what matched and why.  Uses the embedded
-# SQLite store in ./demo-home (removed and rebuilt on each run).
+# SQLite store in ./demo-home (removed and rebuilt on each run; git-ignored).
+# CROSSMATCH_DEMO_PORT (default 8000) is the review UI's port; CROSSMATCH_DEMO_NO_SERVE=1 skips serving it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -49,7 +50,8 @@ echo "== 7. The review service with a sample queue (synthetic content; previews 
 SERVER_HOME="$CROSSMATCH_HOME/server"
 PORT="${CROSSMATCH_DEMO_PORT:-8000}"
 if [ -t 0 ] && [ -z "${CROSSMATCH_DEMO_NO_SERVE:-}" ]; then
-  echo "(Ctrl-C stops the server)"
+  echo "(Ctrl-C stops the server; CROSSMATCH_DEMO_PORT=8080 make demo picks another port)"
+  echo "Next: 'source .venv/bin/activate' puts crossmatch on your PATH; docs/first-hour.md is a guided tour."
   exec "$BIN/python" -m crossmatch.review.demo --home "$SERVER_HOME" --port "$PORT"
 fi
 # Not interactive: start the server, show it answering, then stop it.

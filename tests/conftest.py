@@ -37,7 +37,7 @@ def _pg_schema_url(base: str) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request) -> Iterator[str | None]:
     """Parametrises a test over both store backends."""
     if request.param == "sqlite":

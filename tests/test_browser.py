@@ -29,7 +29,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 README_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "case-view.png"
 PASSWORD = "browser-test-password"
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs the 'playwright' Python package (dev extra)")
+pytestmark = pytest.mark.service  # drives a real browser against a real server: not in `make test-fast`
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs the 'playwright' Python package (browser extra: pip install -e '.[browser]')")
 uvicorn = pytest.importorskip("uvicorn", reason="the browser test needs uvicorn (server extra)")
 if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
     pytest.skip("the browser test needs Debian's chromium (apt-get install chromium; see deps/apt-review.txt)", allow_module_level=True)

@@ -125,7 +125,7 @@ def test_jsonl_and_csv_imports_report_bad_rows_and_resume(home, tmp_path):
     assert [(m["bank_item"], m["signal_type"]) for m in url_hit["matches"]] == [("item-3", "url")]
 
 
-def test_scan_of_missing_path_is_an_error_record_not_a_crash(home):
+def test_scan_of_missing_path_exits_2_naming_it(home):
     run(home, "bank", "create", "b")
-    out = run(home, "scan", "/no/such/place", "--json")
-    assert out == [{"item": "/no/such/place", "kind": "unknown", "matches": [], "error": "no such file or folder", "complete": False}]
+    out = run(home, "scan", "/no/such/place", "--json", code=2)
+    assert out == [{"error": "UnreadableInput", "detail": "cannot read /no/such/place: no such file or folder", "path": "/no/such/place"}]

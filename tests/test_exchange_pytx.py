@@ -140,3 +140,27 @@ def test_library_checkpoints_survive_the_json_column():
         assert source._restore(stored) == checkpoint
         assert source.snapshot(stored) is False  # fresh checkpoints are tailed, not re-read
         assert source.snapshot(None) is True
+
+
+def test_pytx_raw_text_becomes_text_near_and_keeps_no_text(ctx):
+    """The library's sample exchange ships raw_text signals: they are hashed as text_near, keyed by a digest."""
+    ctx.banks.create_bank(BankSpec(name="sample"))
+    service = ExchangeService(ctx)
+    service.add("sample", "pytx", "sample", {"api": "sample"})
+    report = service.sync("sample")
+    assert report.complete and report.errors == [], report.errors
+    items = _items(ctx, "sample")
+    texts = {key: signals for key, (_, _, signals) in items.items() if key.startswith("raw_text:")}
+    assert len(texts) == 3
+    assert all(key.startswith("raw_text:sha256:") and "fox" not in key for key in texts)
+    assert all(signals and {t for t, _ in signals} == {"text_near"} for signals in texts.values())
+    assert all(ctx.banks.get_item("sample", key)[0].content_kind == "text" for key in texts)
+
+    from crossmatch.signals.base import Content
+
+    result = ctx.engine.scan(Content("post", "text", text="The quick brown fox jumps over the lazy dog!"))
+    assert [(m.bank, m.signal_type) for m in result.matches] == [("sample", "text_near")]
+    assert result.matches[0].bank_item in texts
+    # A second sync finds the same keys: nothing added twice.
+    again = service.sync("sample")
+    assert again.added == 0 and again.errors == []

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crossmatch.cli.output import JSON_OPTION, emit_json, out_console, user_errors
-from crossmatch.context import open_context
+from crossmatch.cli.output import JSON_OPTION, emit_json, opened, out_console
 
 
 def purge_cmd(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
@@ -13,7 +12,7 @@ def purge_cmd(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     from crossmatch.review.media import purge_expired  # review extra; imported only when used
     from crossmatch.review.models import utcnow
 
-    with user_errors(as_json), open_context(ctx.obj) as cx:
+    with opened(ctx, as_json) as cx:
         removed = purge_expired(cx.sessions, cx.settings.home, utcnow())
         if as_json:
             emit_json({"purged": removed})

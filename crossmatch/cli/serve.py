@@ -9,15 +9,16 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
 
 from crossmatch.cli.output import JSON_OPTION, emit_json, err_console, out_console, progress_bar, user_errors
-from crossmatch.context import open_context
 from crossmatch.errors import InvalidInput
-from crossmatch.settings import Settings
+
+if TYPE_CHECKING:
+    from crossmatch.settings import Settings
 
 SETTINGS_ENV = "CROSSMATCH_SERVE_SETTINGS"
 token_app = typer.Typer(help="API tokens (shown once, stored as a hash).", no_args_is_help=True)
@@ -35,6 +36,7 @@ def cli_actor() -> str:
 def app_factory():
     """Uvicorn factory for server processes: the parent's loaded settings, passed through the environment."""
     from crossmatch.api.app import create_app
+    from crossmatch.settings import Settings
 
     return create_app(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
 
@@ -51,6 +53,8 @@ def serve(
 ) -> None:
     """Run the HTTP API and review UI, the background workers, or both (--role)."""
     import uvicorn
+
+    from crossmatch.context import open_context
 
     with user_errors(False):
         settings = ctx.obj
@@ -81,6 +85,7 @@ def token_create(
     """Create an API token; it is printed once and only its hash is stored."""
     from crossmatch.audit.service import AuditLog
     from crossmatch.auth.tokens import TokenService
+    from crossmatch.context import open_context
 
     with user_errors(as_json), open_context(ctx.obj) as cx:
         token, info = TokenService(cx.sessions).create(role, name, created_by=cli_actor())
@@ -96,6 +101,7 @@ def token_create(
 def token_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List tokens (never their secrets)."""
     from crossmatch.auth.tokens import TokenService
+    from crossmatch.context import open_context
 
     with user_errors(as_json), open_context(ctx.obj) as cx:
         tokens = TokenService(cx.sessions).list()
@@ -114,6 +120,7 @@ def token_revoke(ctx: typer.Context, token_id: int, as_json: bool = JSON_OPTION)
     """Revoke a token by id (servers stop accepting it within seconds)."""
     from crossmatch.audit.service import AuditLog
     from crossmatch.auth.tokens import TokenService
+    from crossmatch.context import open_context
 
     with user_errors(as_json), open_context(ctx.obj) as cx:
         info = TokenService(cx.sessions).revoke(token_id)
@@ -133,6 +140,7 @@ def user_create(
     """Create a web user (argon2-hashed password)."""
     from crossmatch.audit.service import AuditLog
     from crossmatch.auth.users import UserService
+    from crossmatch.context import open_context
 
     with user_errors(as_json):
         if password_stdin:
@@ -150,6 +158,7 @@ def user_create(
 @user_app.command("list")
 def user_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     from crossmatch.auth.users import UserService
+    from crossmatch.context import open_context
 
     with user_errors(as_json), open_context(ctx.obj) as cx:
         users = UserService(cx.sessions).list()
@@ -167,6 +176,7 @@ def user_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 def user_disable(ctx: typer.Context, username: str, as_json: bool = JSON_OPTION) -> None:
     from crossmatch.audit.service import AuditLog
     from crossmatch.auth.users import UserService
+    from crossmatch.context import open_context
 
     with user_errors(as_json), open_context(ctx.obj) as cx:
         info = UserService(cx.sessions).disable(username)
@@ -180,6 +190,7 @@ def actions_deliver(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Deliver every due pending action once (for cron, or when no server runs)."""
     from crossmatch.actions.delivery import Deliverer, DeliveryReport
     from crossmatch.actions.service import ActionService
+    from crossmatch.context import open_context
 
     with user_errors(as_json), open_context(ctx.obj) as cx:
         pending = ActionService(cx.sessions, cx.settings, cx.banks).counts()["pending"]
@@ -212,6 +223,7 @@ def actions_list(
 ) -> None:
     """List actions, newest first."""
     from crossmatch.actions.service import ActionService
+    from crossmatch.context import open_context
 
     with user_errors(as_json), open_context(ctx.obj) as cx:
         rows = ActionService(cx.sessions, cx.settings, cx.banks).list_actions(status, limit)
@@ -235,6 +247,7 @@ def actions_retry(
     """Move dead letters back to pending."""
     from crossmatch.actions.service import ActionService
     from crossmatch.audit.service import AuditLog
+    from crossmatch.context import open_context
 
     with user_errors(as_json), open_context(ctx.obj) as cx:
         service = ActionService(cx.sessions, cx.settings, cx.banks)
@@ -258,6 +271,7 @@ def audit(
 ) -> None:
     """Show the audit trail, newest first."""
     from crossmatch.audit.service import AuditLog
+    from crossmatch.context import open_context
 
     with user_errors(as_json), open_context(ctx.obj) as cx:
         records = AuditLog(cx.sessions).query(actor, action, None, limit)

@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import os
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from threatexchange.utils import dataclass_json
 
 from crossmatch.errors import InvalidInput
 from crossmatch.exchange.base import Checkpoint, Delta, SourceError, Update
 from crossmatch.items import ItemError
+from crossmatch.signals.base import Content, Signal
 
 # pytx signal type name -> crossmatch signal type name (same where both exist).
 TYPE_MAP = {"pdq": "pdq", "video_md5": "video_md5", "url": "url", "md5": "md5", "sha256": "sha256"}
+# pytx's raw_text signals are the text itself: crossmatch hashes them as text_near and keeps no text.
+RAW_TEXT = "raw_text"
+TextHasher = Callable[[str, str], list[Signal]]
 # Metadata too bulky or redundant to keep as labels.
 _DROP = {"fingerprints"}
 
@@ -58,16 +63,18 @@ class PytxSource:
     optional ``base_url`` (ThreatExchange / TCAP endpoint), ``credentials_env``
     (environment variable holding the credential string; default: the
     library's own lookup, e.g. TX_ACCESS_TOKEN, PYTX_TAT_CREDENTIALS) and
-    ``timeout_s``."""
+    ``timeout_s``.  ``text_hasher(key, text)`` turns pytx ``raw_text``
+    records into ``text_near`` signals (without one they are reported as bad records)."""
 
-    def __init__(self, name: str, api_cls: type, collab: Any, config: dict[str, Any]) -> None:
+    def __init__(self, name: str, api_cls: type, collab: Any, config: dict[str, Any], text_hasher: TextHasher | None = None) -> None:
         self.name = name
         self.api_cls = api_cls
         self.collab = collab
         self.config = config
+        self.text_hasher = text_hasher
 
     @classmethod
-    def from_config(cls, name: str, config: dict[str, Any]) -> "PytxSource":
+    def from_config(cls, name: str, config: dict[str, Any], text_hasher: TextHasher | None = None) -> "PytxSource":
         apis = api_classes()
         api_name = config.get("api")
         if api_name not in apis:
@@ -85,7 +92,7 @@ class PytxSource:
             collab = collab_cls(**kwargs)
         except TypeError as exc:
             raise InvalidInput(f"exchange {name!r}: collab settings for {api_name} are incomplete: {exc}") from None
-        return cls(name, api_cls, collab, config)
+        return cls(name, api_cls, collab, config, text_hasher)
 
     def snapshot(self, checkpoint: Checkpoint | None) -> bool:
         from threatexchange.exchanges import fetch_state
@@ -107,11 +114,16 @@ class PytxSource:
                 if value is None:
                     updates.append(Update(skey, deleted=True))
                     continue
-                signals = self._signals(types, key, value)
+                try:
+                    signals = self._signals(types, key, value)
+                except ValueError as exc:
+                    errors.append(ItemError(skey, str(exc)))
+                    continue
                 if not signals:
                     errors.append(ItemError(skey, f"{self.api_cls.get_name()} record has no signal type crossmatch knows; skipped"))
                     continue
-                updates.append(Update(skey, signals, labels_of(value)))
+                is_text = isinstance(key, tuple) and key[0] == RAW_TEXT
+                updates.append(Update(skey, signals, labels_of(value), content_kind="text" if is_text else None))
             cp = delta.checkpoint
             yield Delta(updates, None if cp is None else dataclass_json.dataclass_dump_dict(cp), errors)
 
@@ -157,17 +169,43 @@ class PytxSource:
         # The library's own (de)serialiser, as HMA stores checkpoints: nested dataclasses (NCMEC paging) survive.
         return dataclass_json.dataclass_load_dict(checkpoint, self.api_cls.get_checkpoint_cls())
 
-    def _signals(self, types: list[type], key: Any, value: Any) -> list[tuple[str, str]]:
+    def _signals(self, types: list[type], key: Any, value: Any) -> list[tuple[str, str] | Signal]:
         converted = self.api_cls.naive_convert_to_signal_type(types, self.collab, {key: value})
-        pairs = [(TYPE_MAP.get(st.get_name(), st.get_name()), sig) for st, found in converted.items() for sig in found]
+        pairs: list[tuple[str, str] | Signal] = []
+        for st, found in converted.items():
+            for sig in found:
+                if st.get_name() == RAW_TEXT and self.text_hasher is not None:
+                    pairs.extend(self._text_near(_key(key), sig))
+                else:
+                    pairs.append((TYPE_MAP.get(st.get_name(), st.get_name()), sig))
         if not pairs and isinstance(key, tuple) and len(key) == 2:
             # The library drops values it cannot parse without a word; pass them on so our validation names the reason.
             pairs = [(TYPE_MAP.get(str(key[0]), str(key[0]).lower()), str(key[1]))]
         return pairs
 
+    def _text_near(self, key: str, text: str) -> list[Signal]:
+        assert self.text_hasher is not None
+        signals = self.text_hasher(key, text)
+        if not signals:
+            raise ValueError(f"raw_text record ({len(text)} characters) is too short for a text_near signal; skipped")
+        return signals
+
 
 def _key(key: Any) -> str:
+    if isinstance(key, tuple) and len(key) == 2 and key[0] == RAW_TEXT:
+        # The source key is stored: a digest, so the bank keeps no copy of the text.
+        return f"{RAW_TEXT}:sha256:{hashlib.sha256(str(key[1]).encode()).hexdigest()[:32]}"
     return ":".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
+
+
+def text_near_hasher(registry: Any) -> TextHasher:
+    """``raw_text`` -> crossmatch ``text_near`` signals with the installation's own settings."""
+
+    def hash_text(key: str, text: str) -> list[Signal]:
+        signal_type = registry.get("text_near")
+        return [s for s in signal_type.hash(Content(key, "text", text=text)) if not s.meta.get("query_only")]
+
+    return hash_text
 
 
 def labels_of(value: Any) -> dict[str, Any]:

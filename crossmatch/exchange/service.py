@@ -21,7 +21,8 @@ from crossmatch.exchange.sync import Syncer, SyncReport
 KINDS = ("file", "stix", "pytx")
 
 
-def build_source(exchange: Exchange) -> Source:
+def build_source(exchange: Exchange, registry: Any = None) -> Source:
+    """The exchange's source; ``registry`` lets pytx sources hash raw_text records as text_near."""
     config = exchange.config or {}
     if exchange.kind == "file":
         from crossmatch.exchange.file_source import FileSource
@@ -32,9 +33,9 @@ def build_source(exchange: Exchange) -> Source:
 
         return StixSource(exchange.name, _required(config, "path", exchange.name))
     if exchange.kind == "pytx":
-        from crossmatch.exchange.pytx import PytxSource
+        from crossmatch.exchange.pytx import PytxSource, text_near_hasher
 
-        return PytxSource.from_config(exchange.name, config)
+        return PytxSource.from_config(exchange.name, config, text_near_hasher(registry) if registry is not None else None)
     raise InvalidInput(f"exchange kind {exchange.kind!r} is not known; use one of {', '.join(KINDS)}")
 
 
@@ -58,7 +59,7 @@ class ExchangeService:
         self._ctx.banks.get_bank(bank)  # the bank must exist first
         row = Exchange(name=name, kind=kind, bank_name=bank, config=config, enabled=enabled,
                        interval_seconds=interval_seconds, run=0)
-        build_source(row)  # fail now, not at the first scheduled sync
+        build_source(row, self._ctx.registry)  # fail now, not at the first scheduled sync
         with self._sessions.begin() as session:
             if session.scalar(select(Exchange.id).where(Exchange.name == name)) is not None:
                 raise Conflict(f"exchange {name!r} already exists; pick another name or `crossmatch exchange remove {name}`")
@@ -109,4 +110,4 @@ class ExchangeService:
              source: Source | None = None) -> SyncReport:
         row = self.get(name)
         syncer = Syncer(self._sessions, self._ctx.banks, self._ctx.registry)
-        return syncer.run(row, source or build_source(row), progress, max_deltas)
+        return syncer.run(row, source or build_source(row, self._ctx.registry), progress, max_deltas)

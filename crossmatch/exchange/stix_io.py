@@ -3,7 +3,8 @@
 Import: ``indicator`` objects with file-hash (MD5, SHA-256, SHA-512, PDQ) or
 URL patterns become bank items; ``threat-actor`` / ``intrusion-set`` objects
 they ``indicates`` (or that are ``attributed-to``) become the ``entity`` label,
-a related ``identity`` the ``outlet``.  Each object is parsed (and so
+a related ``identity`` the ``outlet``; the indicator's ``name`` is kept as the
+``name`` label (its id alone, ``indicator--3d86…``, tells a reviewer nothing).  Each object is parsed (and so
 validated, patterns included) by ``stix2.parse``; a bad object fails alone.
 Export: one indicator per bank item; entities become threat-actor SDOs and
 outlets identity SDOs, linked by relationships, so OpenCTI / MISP importers
@@ -120,6 +121,8 @@ def _indicator_update(obj: Any, related: list[Any]) -> Update:
             labels["entity"] = entities[0] if len(entities) == 1 else ", ".join(entities)
         if outlets:
             labels["outlet"] = outlets[0] if len(outlets) == 1 else ", ".join(outlets)
+        if obj.get("name"):
+            labels["name"] = obj["name"]
         if obj.get("labels"):
             labels["tags"] = list(obj["labels"])
         if obj.get("description"):

@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 import numpy as np
-from datasketch import LeanMinHash, MinHashLSH
 
 from crossmatch.signals.base import IndexHit, Signal
 
@@ -38,10 +37,14 @@ class MinHashLSHIndex:
         self._num_perm = num_perm
         self._floor = lsh_threshold
         self._decode = decode
+        from datasketch import MinHashLSH  # imports scipy: only when an index is built, not at CLI start-up
+
         self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
         self._values: dict[int, np.ndarray] = {}
 
-    def _minhash(self, values: np.ndarray) -> LeanMinHash:
+    def _minhash(self, values: np.ndarray):  # -> datasketch.LeanMinHash
+        from datasketch import LeanMinHash
+
         return LeanMinHash(seed=1, hashvalues=values.astype(np.uint32), scheme="affine32")
 
     def add(self, entries: Iterable[tuple[int, Signal]]) -> None:

@@ -17,7 +17,6 @@ from typing import Sequence
 
 import numpy as np
 import regex
-from datasketch import MinHash
 
 from crossmatch.index.brute import BruteForceIndex
 from crossmatch.index.minhash_lsh import MinHashLSHIndex, jaccard_estimate
@@ -46,6 +45,8 @@ def shingles(text: str, size: int = SHINGLE_SIZE) -> set[bytes]:
 
 
 def minhash_values(grams: set[bytes], num_perm: int) -> np.ndarray:
+    from datasketch import MinHash  # imports scipy: only when text is hashed, not at CLI start-up
+
     mh = MinHash(num_perm=num_perm, seed=1, scheme="affine32")  # explicit: values must not change with datasketch defaults
     batch = list(grams)
     for i in range(0, len(batch), _BATCH):

@@ -20,7 +20,6 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-import emoji as emoji_data
 import regex
 
 from crossmatch.text.confusables import NEUTRAL, VARIANT_LETTERS, latin_base, latin_twin, letter_scripts, lookalike, script_of
@@ -106,6 +105,8 @@ _EMOJI_CANDIDATES = regex.compile(
 
 def _features(text: str) -> tuple[list[tuple[int, int]], tuple[str, ...], tuple[str, ...]]:
     """Spans taken out of the text (URLs, emoji) and the features they carry."""
+    import emoji as emoji_data  # loads a large JSON table: only when text is normalised, not at CLI start-up
+
     spans: list[tuple[int, int, str, str]] = []
     for m in _URL.finditer(text):
         url = m.group().rstrip(_URL_TRAILING)
