@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from crossmatch.cli.output import JSON_OPTION, emit_json, err_console, out_console, progress_bar, user_errors
-from crossmatch.context import open_context
 
 app = typer.Typer(help="Indices: check them against the store, repair, compact.", no_args_is_help=True)
 
@@ -22,6 +21,8 @@ def verify(
 ) -> None:
     """Load each index as a server would (snapshot, then the change log) and check that it holds
     exactly the store's signals. Exit code 1 when one disagrees and was not repaired."""
+    from crossmatch.context import open_context  # heavy: only for this command
+
     with user_errors(as_json), open_context(ctx.obj) as cx:
         names = signal_type or [n for n in cx.registry.names() if cx.banks.count_signals(n)]
         total = sum(cx.banks.count_signals(n) for n in names)

@@ -26,50 +26,58 @@ class UnknownSignalType(InvalidInput):
 
 
 class SignalRegistry:
-    """The signal types available to one engine."""
+    """The signal types available to one engine.
 
-    def __init__(self, types: Iterable[SignalType]) -> None:
+    Types built from entry points are made on first use: a command that never
+    hashes or matches (``bank list``) does not pay for loading every type's
+    libraries and models.
+    """
+
+    def __init__(self, types: Iterable[SignalType] = (), factories: dict[str, Callable[[], SignalType]] | None = None) -> None:
         self._types: dict[str, SignalType] = {}
+        self._factories: dict[str, Callable[[], SignalType]] = dict(factories or {})
         for signal_type in types:
             self.register(signal_type)
 
     def register(self, signal_type: SignalType) -> None:
-        if signal_type.name in self._types:
+        if signal_type.name in self._types or signal_type.name in self._factories:
             raise RegistryError(f"signal type {signal_type.name!r} is registered twice")
         self._types[signal_type.name] = signal_type
 
     def get(self, name: str) -> SignalType:
+        if name not in self._types and name in self._factories:
+            self._types[name] = self._build(name)
         try:
             return self._types[name]
         except KeyError:
-            known = ", ".join(sorted(self._types))
+            known = ", ".join(self.names())
             raise UnknownSignalType(f"unknown signal type {name!r}; known types: {known}") from None
 
+    def _build(self, name: str) -> SignalType:
+        signal_type = self._factories.pop(name)()
+        if signal_type.name != name:
+            raise RegistryError(f"entry point {name!r} created a signal type named {signal_type.name!r}; they must agree")
+        return signal_type
+
     def names(self) -> list[str]:
-        return sorted(self._types)
+        return sorted(set(self._types) | set(self._factories))
 
     def __iter__(self):
-        return iter(self._types.values())
+        return iter([self.get(name) for name in self.names()])
 
     def __contains__(self, name: object) -> bool:
-        return name in self._types
+        return name in self._types or name in self._factories
 
     @classmethod
     def from_entry_points(cls, settings: Settings, only: Iterable[str] | None = None) -> "SignalRegistry":
+        """Every plugin's type (or ``only`` these), each created on first use.  Duplicate names are
+        refused now; a factory whose type's name differs from its entry point's, when it is built."""
         wanted = set(only) if only is not None else None
-        factories: dict[str, Callable[[Settings], SignalType]] = {}
+        factories: dict[str, Callable[[], SignalType]] = {}
         for ep in entry_points(group=GROUP):
             if wanted is not None and ep.name not in wanted:
                 continue
             if ep.name in factories:
                 raise RegistryError(f"signal type {ep.name!r} is provided by two plugins ({ep.value})")
-            factories[ep.name] = ep.load()
-        registry = cls([])
-        for name, factory in sorted(factories.items()):
-            signal_type = factory(settings)
-            if signal_type.name != name:
-                raise RegistryError(
-                    f"entry point {name!r} created a signal type named {signal_type.name!r}; they must agree"
-                )
-            registry.register(signal_type)
-        return registry
+            factories[ep.name] = (lambda ep=ep: ep.load()(settings))
+        return cls(factories=factories)

@@ -7,12 +7,11 @@ Alembic migrations, run on open, so every process sees the same tables.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -45,7 +44,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine):
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -56,9 +57,42 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision of every area (idempotent).
 
     Each domain area (core, review, actions, exchange) has its own migration
-    branch rooted at ``0001_core``; ``heads`` upgrades them all.
+    branch rooted at ``0001_core``; ``heads`` upgrades them all.  When the
+    database is already at every head (nearly every command), Alembic is not
+    even imported: it costs a third of a second of start-up.
     """
+    if _applied(engine) == script_heads():
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "heads")
+
+
+_REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN = re.compile(r"^down_revision\s*=\s*(.+)$", re.M)
+
+
+def script_heads() -> set[str]:
+    """The head revisions of the migration scripts, read from their source (tested against Alembic's own answer)."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text()
+        found = _REVISION.search(source)
+        if found is None:
+            continue
+        revisions.add(found.group(1))
+        down = _DOWN.search(source)
+        if down is not None:
+            parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    return revisions - parents
+
+
+def _applied(engine: Engine) -> set[str] | None:
+    try:
+        with engine.connect() as conn:
+            return {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    except Exception:  # no table yet (a new database), or unreadable: let Alembic decide
+        return None
 
 
 def session_factory(engine: Engine) -> sessionmaker:

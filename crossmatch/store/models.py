@@ -68,7 +68,7 @@ class BankItem(Base):
 
 class SignalRow(Base):
     __tablename__ = "signals"
-    __table_args__ = (Index("ix_signals_type_value", "type", "value"),)
+    __table_args__ = (Index("ix_signals_type_id", "type", "id"),)  # migration 0010
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("bank_items.id", ondelete="CASCADE"), index=True)
