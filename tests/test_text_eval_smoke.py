@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import EVALDATA as EVALDATA_DIR  # honours CROSSMATCH_EVALDATA
 
 ROOT = Path(__file__).resolve().parents[1]
-EVALDATA = ROOT.parent / "shared" / "evaldata"
+EVALDATA = EVALDATA_DIR
 pytestmark = pytest.mark.skipif(not EVALDATA.is_dir(), reason=f"evaluation data not found at {EVALDATA}")
 
 

@@ -10,8 +10,9 @@ import pytest
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, InvalidSignal, Signal
 from crossmatch.signals.text_near import SKIPPED_KEY, create, decode, encode
+from conftest import EVALDATA as EVALDATA_DIR  # honours CROSSMATCH_EVALDATA
 
-FLORES = Path(__file__).resolve().parents[1].parent / "shared" / "evaldata" / "flores200-devtest"
+FLORES = EVALDATA_DIR / "flores200-devtest"
 needs_flores = pytest.mark.skipif(not FLORES.exists(), reason=f"FLORES-200 not found at {FLORES}")
 
 

@@ -11,8 +11,9 @@ from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, ContentError, InvalidSignal, Signal
 from crossmatch.signals.registry import SignalRegistry
 from crossmatch.signals.text_xling import TextVectorIndex, create, decode_vector, encode_vector
+from conftest import EVALDATA as EVALDATA_DIR  # honours CROSSMATCH_EVALDATA
 
-EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
+EVALDATA = EVALDATA_DIR
 FLORES = EVALDATA / "flores200-devtest"
 NTREX = EVALDATA / "ntrex128"
 pytestmark = pytest.mark.skipif(not FLORES.is_dir(), reason=f"evaluation data not found at {EVALDATA}")

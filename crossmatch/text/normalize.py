@@ -17,6 +17,7 @@ from __future__ import annotations
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
+from itertools import groupby
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,7 +25,7 @@ import emoji as emoji_data
 import regex
 
 from crossmatch.text.confusables import NEUTRAL, VARIANT_LETTERS, latin_base, latin_twin, letter_scripts, lookalike, script_of
-from crossmatch.text.layout import GRAPHEME, LRO, RLO, Gap, reading_order, spacing_separators, units
+from crossmatch.text.layout import GRAPHEME, LRO, RLO, Gap, invisible, reading_order, spacing_separators, units
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,6 @@ def _source_end(original: str, last: int) -> int:
 
 _URL = regex.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"'«»]+")
 _URL_TRAILING = ".,;:!?)]}'\"»…"
-# Zero-width, bidi controls (incl. RLO/LRO), soft hyphen, BOM, tags: category Cf,
-# plus invisible marks/fillers that are not Cf.
-_INVISIBLE_EXTRA = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u3164\uffa0")
 _ARABIC_DROP = frozenset(chr(c) for c in [*range(0x0610, 0x061B), *range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06DD),
                                           *range(0x06DF, 0x06E5), 0x06E7, 0x06E8, *range(0x06EA, 0x06EE), 0x0640])
 _ARABIC_FOLD = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا", "ى": "ي", "ی": "ي", "ې": "ي", "ة": "ه", "ۀ": "ه"}
@@ -74,7 +72,7 @@ _SPACES = regex.compile(r"\s+")
 
 @lru_cache(maxsize=65536)
 def _invisible(ch: str) -> bool:
-    return unicodedata.category(ch) == "Cf" or ch in _INVISIBLE_EXTRA or 0xFE00 <= ord(ch) <= 0xFE0F or 0xE0100 <= ord(ch) <= 0xE01EF
+    return invisible(ch)
 
 
 # Generic combining marks left over after NFKC composed what it could: underlines,
@@ -94,7 +92,8 @@ def _fold_cluster(cluster: str) -> str:
     """
     cluster = "".join(ch for ch in cluster if not _invisible(ch))
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", cluster).casefold())
-    return "".join(_ARABIC_FOLD.get(ch, ch) for ch in folded if ch not in _ARABIC_DROP and not _decorative_mark(ch))
+    return "".join(_ARABIC_FOLD.get(ch, ch) for ch in folded if ch not in _ARABIC_DROP and not _decorative_mark(ch)).replace(
+        "\u2800", " ")  # the blank Braille pattern is drawn as a space
 
 
 # Only runs of these can hold an emoji, so the emoji library scans just those runs
@@ -180,41 +179,112 @@ def _fold_unicode(text: str, gaps: list[Gap]) -> tuple[list[str], list[int]]:
 # word in another script (Cherokee, Greek, ...) inside a text of a different
 # script is far more often a disguise, and so is a lone 1-2 letter word.
 _LANGUAGE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "ARABIC"})
+# What a look-alike may fold into: letters of the alphabets our users write (Russian, Ukrainian,
+# Kazakh, Kyrgyz, Tatar, Tajik, Bashkir; Turkic and Western European Latin), not rare letters
+# that happen to share a shape ("g" is not Komi "ԍ").
+# Letters of the Latin orthographies of our users' languages (Turkmen, Azerbaijani, Uzbek, Crimean
+# Tatar, Kazakh and Tatar Latin): never taken for a disguise, however rare in one short text.
+_TURKIC_LATIN = frozenset("äçğıñöşüýňžəūâ")
+_PLAIN_PUNCTUATION = frozenset(",.!?:;«»\"“”()…")
+_ALPHABETS = {
+    "CYRILLIC": frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґўғқңөұүһәӣӯҳҷҗҡҙҫ"),
+    "LATIN": frozenset("abcdefghijklmnopqrstuvwxyzäçöşüýňžəğıñéèêëáàâíìîïóòôúùûœ"),
+}
 
 
-def _fold_lookalikes(chars: list[str]) -> None:
-    """Script-aware folding of mixed-script and disguised words, in place."""
+def _fold_lookalikes(chars: list[str], original: str, srcs: list[int]) -> None:
+    """Script-aware folding of mixed-script and disguised words, in place.
+
+    A word mixing scripts folds into the script its *distinctive* letters are
+    written in (letters with no look-alike in the word's other script: "б",
+    "щ", "л" make "сooбщилa" Cyrillic whatever the count of Latin "o"s);
+    without any, into the text's dominant script.  A letter is looked up as
+    the source wrote it, so an upper-case Latin "H", "K", "M", "T" or "B"
+    inside a Cyrillic word folds to "н", "к", "м", "т", "в" although its
+    lower case looks like nothing Cyrillic.
+    """
     text = "".join(chars)
     words = [(m, _word_scripts(m.group())) for m in _WORD.finditer(text)]
+    doc_scripts, doc_target = _dominant(words)
+    for m in VARIANT_LETTERS.finditer(text):  # small capitals, IPA letters: fold to the plain letter
+        chars[m.start()] = lookalike(m.group(), script_of(m.group())) or m.group()
+
+    def source(i: int) -> str:
+        ch = original[srcs[i]] if srcs[i] < len(original) else chars[i]
+        return ch if ch.casefold() == chars[i] else chars[i]
+
+    def twin(i: int, target: str, as_written: bool = True) -> str | None:
+        # As written first: an upper-case "H" stands for "Н", whatever its lower case resembles.
+        found = lookalike(source(i), target) if as_written and source(i) != chars[i] else None
+        if found is None:
+            found = lookalike(chars[i], target)
+        found = found.casefold() if found is not None else None
+        if found is None or len(found) != 1 or not found.isalpha():  # never a digit ("v" ~ "۷")
+            return None
+        return found if target not in _ALPHABETS or found in _ALPHABETS[target] else None
+
+    for m, counts in words:  # mixed-script words first: they say which script the text is in
+        if len(counts) < 2:
+            continue
+        distinctive: Counter[str] = Counter()
+        for i in range(m.start(), m.end()):
+            script = script_of(chars[i])
+            # Evidence for a script: a letter of its common alphabet that looks like nothing in the other.
+            if (script in counts and chars[i] in _ALPHABETS.get(script, chars[i])
+                    and all(twin(i, other) is None for other in counts if other != script)):
+                distinctive[script] += 1
+        runs = [script for script, _ in groupby(script_of(ch) for ch in m.group() if script_of(ch) not in NEUTRAL)]
+        if len(runs) == 2 and all(distinctive[script] for script in runs):
+            continue  # a foreign stem with a native suffix ("brexitтин", "appleда"): two real words, no disguise
+        target = max(counts, key=lambda k: (distinctive[k], k == doc_target, counts[k], doc_scripts[k]))
+        _fold_word(chars, m, target, twin)
+    words = [(m, _word_scripts(m.group())) for m in _WORD.finditer("".join(chars))]
+    doc_scripts, doc_target = _dominant(words)
+    if doc_target is None:
+        return
+    for m, counts in words:  # then whole words in a foreign script, if every letter has a twin
+        if len(counts) != 1:
+            continue
+        (script,) = counts
+        if script == doc_target or (script in _LANGUAGE_SCRIPTS and counts[script] > 2):
+            continue
+        # Acronyms ("TB", "IT") and letters in codes ("H5N1", "M16", "super-G") are real Latin, not disguises.
+        written = original[srcs[m.start()] : srcs[m.end() - 1] + 1]
+        around = _neighbour(original, srcs[m.start()], -1) + _neighbour(original, srcs[m.end() - 1], +1)
+        if (len(written) > 1 and written.isupper()) or any(not (ch.isspace() or ch in _PLAIN_PUNCTUATION) for ch in around):
+            continue
+        if all(twin(i, doc_target) is not None for i in range(m.start(), m.end()) if chars[i].isalpha()):
+            _fold_word(chars, m, doc_target, twin)
+
+
+def _neighbour(text: str, at: int, step: int) -> str:
+    """The first visible character before (step -1) or after (+1) ``text[at]``, or ''."""
+    at += step
+    while 0 <= at < len(text) and _invisible(text[at]):
+        at += step
+    return text[at] if 0 <= at < len(text) else ""
+
+
+def _dominant(words) -> tuple[Counter[str], str | None]:
+    """Letters per script over ``words``, and the script holding 75% of them (None if none does)."""
     doc_scripts: Counter[str] = Counter()
     for _, counts in words:
         doc_scripts.update(counts)
-    doc_target = max(doc_scripts, key=lambda k: (doc_scripts[k], k in _LANGUAGE_SCRIPTS)) if doc_scripts else None
+    if not doc_scripts:
+        return doc_scripts, None
+    target = max(doc_scripts, key=lambda k: (doc_scripts[k], k in _LANGUAGE_SCRIPTS))
     # Whole words are folded only into a clearly dominant script, so a Russian
     # text quoting English acronyms keeps both.
-    if doc_target is not None and doc_scripts[doc_target] < 0.75 * sum(doc_scripts.values()):
-        doc_target = None
-    for m in VARIANT_LETTERS.finditer(text):  # small capitals, IPA letters: fold to the plain letter
-        chars[m.start()] = lookalike(m.group(), script_of(m.group())) or m.group()
-    for m, counts in words:
-        if len(counts) >= 2:
-            ranked = sorted(counts.items(), key=lambda kv: (kv[1], doc_scripts[kv[0]]), reverse=True)
-            target = ranked[0][0]
-        elif len(counts) == 1 and doc_target is not None:
-            (script,) = counts
-            if script == doc_target or (script in _LANGUAGE_SCRIPTS and counts[script] > 2):
-                continue
-            target = doc_target
-            if any(lookalike(chars[i], target) is None for i in range(m.start(), m.end()) if chars[i].isalpha()):
-                continue
-        else:
-            continue
-        for i in range(m.start(), m.end()):
-            script = script_of(chars[i])
-            if script != target and script not in NEUTRAL:
-                repl = lookalike(chars[i], target)
-                if repl is not None:
-                    chars[i] = repl
+    return doc_scripts, (target if doc_scripts[target] >= 0.75 * sum(doc_scripts.values()) else None)
+
+
+def _fold_word(chars: list[str], m, target: str, twin) -> None:
+    for i in range(m.start(), m.end()):
+        script = script_of(chars[i])
+        if script != target and script not in NEUTRAL:
+            repl = twin(i, target)
+            if repl is not None:
+                chars[i] = repl
 
 
 # A Latin word as a disguise sees it: letters and marks, plus non-ASCII symbols
@@ -288,8 +358,11 @@ def _fold_disguised_latin(chars: list[str]) -> None:
         elif ch.isascii() and ch.isalpha():
             per_base[ch] += 1
     variants: Counter[str] = Counter(latin_base(ch) for ch in per_letter)
+    # Turkic letters fold only in a text that also shows other, odd accented variants (an
+    # accent-spreading tool); a Turkmen text disguised with Cyrillic twins keeps its "ü", "ä".
+    odd = {ch for ch, base in zip(chars, bases) if base is not None and ch not in _TURKIC_LATIN}
     for i, (ch, base) in enumerate(zip(chars, bases)):
-        if base is None:
+        if base is None or (ch in _TURKIC_LATIN and len(odd) < 2):
             continue
         # No orthography in our scope has more than three accented forms of one
         # letter in a sentence (French é è ê); a tool spreading ~25 variants does,
@@ -330,17 +403,20 @@ def normalize(text: str) -> NormalizedText:
     if not isinstance(text, str):
         raise TypeError(f"normalize() needs str, got {type(text).__name__}")
     features, urls, emojis = _features(text)
-    gaps = [(start, end, " ") for start, end in features]
+    spacing = set(spacing_separators(text))
+    # An emoji used as a letter-spacing separator ("В📢Н📢И") goes without leaving a gap.
+    gaps = [(start, end, "" if all(k in spacing or _invisible(text[k]) for k in range(start, end)) else " ")
+            for start, end in features]
     starts = [start for start, _ in features]  # sorted, non-overlapping
 
     def in_feature(k: int) -> bool:
         i = bisect_right(starts, k) - 1
         return i >= 0 and k < features[i][1]
 
-    gaps += [(k, k + 1, "") for k in spacing_separators(text) if not in_feature(k)]
+    gaps += [(k, k + 1, "") for k in sorted(spacing) if not in_feature(k)]
     chars, srcs = _fold_unicode(text, sorted(gaps))
     _fold_disguised_latin(chars)
-    _fold_lookalikes(chars)
+    _fold_lookalikes(chars, text, srcs)
     chars, srcs = _apply(chars, srcs, _UZBEK_APOSTROPHE, lambda m, i, ch: "\u02bb")
     hashtags = tuple("#" + t for t in _HASHTAG.findall("".join(chars)))
     chars, srcs = _apply(chars, srcs, _HASHTAG, lambda m, i, ch: "" if i == m.start() else ch)
