@@ -290,12 +290,14 @@ def test_letters_of_living_orthographies_in_the_ipa_block_are_kept():
 def test_outside_testers_disguise_normalises_to_the_clean_text():
     # Letter spacing ended by an emoji, Latin "a", "o", "c" inside Cyrillic words.
     disguised = "В Н И М А Н И Е 📢 Мэрия Кaзaни сooбщилa"
-    assert normalize(disguised).text == normalize("Внимание 📢 Мэрия Казани сообщила").text == "внимание мэрия казани сообщила"
+    # The emoji before a capital ends the heading, as a full stop would.
+    assert normalize(disguised).text == normalize("Внимание 📢 Мэрия Казани сообщила").text == "внимание\nмэрия казани сообщила"
 
 
 @pytest.mark.parametrize("spaced", ["В📢Н📢И📢М📢А📢Н📢И📢Е", "В . Н . И . М . А . Н . И . Е", "В❤️Н❤️И❤️М❤️А❤️Н❤️И❤️Е",
                                     "В-Н-И-М-А-Н-И-Е", "В\u200b Н И\u200d М А Н И Е", "В ✅ Н ✅ И ✅ М ✅ А ✅ Н ✅ И ✅ Е"])
 def test_letter_spacing_is_rejoined_across_emoji_and_punctuation(spaced):
+    # (An emoji between letters joins them; one before a capital after a word ends a sentence.)
     assert normalize(spaced + " всем").text == "внимание всем"
 
 
@@ -331,3 +333,13 @@ def test_turkic_letters_survive_cyrillic_twins_in_a_latin_text():
     disguised = "Universitetinin tibb еlmləri üzrə prоfessoru vә Kаnada diabet assosiasiyasının sədri"
     assert normalize(disguised).text == normalize(disguised.replace("е", "e").replace("о", "o").replace("а", "a")).text
     assert "üzrə" in normalize(disguised).text
+
+
+def test_an_emoji_before_a_capital_ends_a_sentence():
+    from crossmatch.text.segment import sentences
+
+    post = normalize("Ребята, смотрите, что пишут 👇 Мэрия Казани сообщила о ремонте.")
+    assert [c.text for c in sentences(post)] == ["ребята, смотрите, что пишут", "мэрия казани сообщила о ремонте."]
+    # inside a sentence (a small letter follows) and in uncased scripts an emoji is only a gap
+    assert normalize("это 👍 и то").text == "это и то"
+    assert normalize("شوفوا 👇 اللغات").text == "شوفوا اللغات"

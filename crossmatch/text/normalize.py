@@ -374,6 +374,21 @@ def _fold_disguised_latin(chars: list[str]) -> None:
 
 
 @lru_cache(maxsize=65536)
+def _emoji_gap(text: str, end: int) -> str:
+    """What an emoji or URL leaves in the text: a line break when a capital letter follows it.
+
+    In chatty posts an emoji often ends a sentence that has no full stop
+    ("Look what they write 👇 The mayor said ..."); without a break the
+    opener and the quoted sentence would be read as one sentence.  Only a
+    following capital says so (uncased scripts keep a space).
+    """
+    at = end
+    while at < len(text) and (text[at].isspace() or _invisible(text[at])):
+        at += 1
+    return "\n" if at < len(text) and text[at].isupper() else " "
+
+
+@lru_cache(maxsize=65536)
 def _word_scripts(word: str) -> Counter[str]:
     return letter_scripts(word)
 
@@ -405,7 +420,7 @@ def normalize(text: str) -> NormalizedText:
     features, urls, emojis = _features(text)
     spacing = set(spacing_separators(text))
     # An emoji used as a letter-spacing separator ("В📢Н📢И") goes without leaving a gap.
-    gaps = [(start, end, "" if all(k in spacing or _invisible(text[k]) for k in range(start, end)) else " ")
+    gaps = [(start, end, "" if all(k in spacing or _invisible(text[k]) for k in range(start, end)) else _emoji_gap(text, end))
             for start, end in features]
     starts = [start for start, _ in features]  # sorted, non-overlapping
 
