@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ SLOW = pytest.mark.slow  # embeds a few hundred sentences into a fresh cache
 def load(path: str):
     spec = importlib.util.spec_from_file_location(Path(path).stem + "_under_test", ROOT / path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

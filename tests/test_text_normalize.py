@@ -271,12 +271,12 @@ def test_clean_flores_sentences_keep_their_latin_letters(lang):
     # The homoglyph pass alone on clean text: it may turn a stray Cyrillic letter
     # inside a Latin word into its Latin twin (FLORES crh has "Mudafaа"), which
     # the look-alike fold did already, but it never changes a Latin letter.
-    from crossmatch.text.normalize import _fold_disguised_latin
+    from crossmatch.text.lookalikes import fold_disguised_latin
 
     for sentence in (FLORES / f"{lang}.devtest").read_text("utf-8").splitlines()[:300]:
         chars = list(unicodedata.normalize("NFC", sentence.casefold()))
         before = list(chars)
-        _fold_disguised_latin(chars)
+        fold_disguised_latin(chars)
         assert all(a == b or script_of(a) != "LATIN" for a, b in zip(before, chars)), sentence
 
 

@@ -5,16 +5,20 @@ put any two texts on the same topic close together, so a raw cosine cut-off
 flags news about the same event.  The decision therefore rests on what a
 translation (or a quotation) preserves and a same-topic text does not:
 
-1. each sentence pair must stand out from the rest of the bank (a ratio
-   margin as in LASER's bitext mining: cos(x, y) divided by the mean cosine
-   of x's k nearest chunks of OTHER bank items), which removes "hub"
-   sentences close to everything;
+1. each sentence pair must stand out from the rest of the bank and from a
+   shipped background of news in the bank item's language (a ratio margin
+   as in LASER's bitext mining: cos(x, y) divided by the mean cosine of x's
+   k nearest chunks of OTHER bank items and background sentences), which
+   removes "hub" sentences close to everything and keeps a threshold's
+   meaning the same for small and large banks;
 2. the aligned pairs must keep their order (a monotonic alignment, found by
    dynamic programming);
 3. numbers in aligned pairs must agree where both sides have them, and
-   lengths must be plausible.  (Names, as transliterated consonant
-   skeletons, were measured and left out: true Arabic-Cyrillic pairs almost
-   never agreed.  Chunks still carry them, for future checks.)
+   lengths must be plausible;
+4. a translation covers most of both texts, a quotation is a run of
+   consecutive pairs (a chatty aside may sit between two of them), and one
+   long quoted sentence counts more than a short one.  Names shared by both
+   texts (transliterated consonant skeletons) are shown, not decided on.
 
 One match lists every aligned pair so a reviewer sees exactly what was reused.
 """
