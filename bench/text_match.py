@@ -164,7 +164,7 @@ def cpu() -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "evaldata")
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("CROSSMATCH_EVALDATA", ROOT.parent / "shared" / "evaldata")))
     parser.add_argument("--sizes", default="10000,100000,1000000", help="bank sizes in chunks (comma-separated)")
     parser.add_argument("--posts", type=int, default=30, help="NTREX posts (~5 sentences each)")
     parser.add_argument("--bank-docs", type=int, default=40, help="real Arabic FLORES documents in the bank")

@@ -12,6 +12,7 @@ first 30 characters (a short post).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import defaultdict
@@ -118,7 +119,7 @@ def table(results: dict, set_name: str, accepted_of: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--evaldata", type=Path, default=ROOT.parent / "shared" / "evaldata")
+    parser.add_argument("--evaldata", type=Path, default=Path(os.environ.get("CROSSMATCH_EVALDATA", ROOT.parent / "shared" / "evaldata")))
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "langid.md")
     parser.add_argument("--limit", type=int, default=500, help="lines per NTREX / Tatoeba file")
     parser.add_argument("--flores-limit", type=int, default=None, help="lines per FLORES split (default: all 506)")

@@ -14,6 +14,7 @@ signal type (MinHash, 128 permutations) through its LSH index.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 from collections import defaultdict
@@ -195,7 +196,7 @@ def report(evaldata: Path, threshold: float, max_docs: int | None = None) -> lis
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--evaldata", type=Path, default=ROOT.parent / "shared" / "evaldata")
+    parser.add_argument("--evaldata", type=Path, default=Path(os.environ.get("CROSSMATCH_EVALDATA", ROOT.parent / "shared" / "evaldata")))
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "text_near.md")
     parser.add_argument("--docs", type=int, default=None, help="documents per language (default: all; for smoke runs)")
     args = parser.parse_args()

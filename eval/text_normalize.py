@@ -18,6 +18,7 @@ to produce disguised text outside this measurement.
 from __future__ import annotations
 
 import argparse
+import os
 import importlib.util
 import json
 import random
@@ -152,7 +153,7 @@ def jaccard(a: set, b: set) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--evaldata", type=Path, default=ROOT.parent / "shared" / "evaldata")
+    parser.add_argument("--evaldata", type=Path, default=Path(os.environ.get("CROSSMATCH_EVALDATA", ROOT.parent / "shared" / "evaldata")))
     parser.add_argument("--lines", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "text_normalize.md")
     parser.add_argument("--baseline", default="21f335bb9171b3c1a29f915e9d60028e444b83c8", help="git revision of the 'before' normalize (default: before issue 3's homoglyph folding)")

@@ -38,6 +38,7 @@ normalised text), so a re-run only recomputes the decision.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -418,7 +419,7 @@ def report_lang(p: Pairs, r: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "evaldata")
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("CROSSMATCH_EVALDATA", ROOT.parent / "shared" / "evaldata")))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/crossmatch-emb"))
     parser.add_argument("--langs", default="rus_Cyrl,arz_Arab,kaz_Cyrl")
     parser.add_argument("--threads", type=int, default=1)

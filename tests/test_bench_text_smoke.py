@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EVALDATA as EVALDATA_DIR  # honours CROSSMATCH_EVALDATA
 
 ROOT = Path(__file__).resolve().parents[1]
-EVALDATA = ROOT.parent / "shared" / "evaldata"
+EVALDATA = EVALDATA_DIR
 
 
 @pytest.mark.skipif(not (EVALDATA / "ntrex128").is_dir(), reason=f"evaluation data not found at {EVALDATA}")

@@ -8,8 +8,9 @@ import pytest
 
 from crossmatch.text.langid import LanguageIdentifier
 from crossmatch.text.normalize import normalize
+from conftest import EVALDATA as EVALDATA_DIR  # honours CROSSMATCH_EVALDATA
 
-FLORES = Path(__file__).resolve().parents[1].parent / "shared" / "evaldata" / "flores200-devtest"
+FLORES = EVALDATA_DIR / "flores200-devtest"
 EXPECTED = {"eng_Latn": "en", "rus_Cyrl": "ru", "arb_Arab": "ar", "kaz_Cyrl": "kk", "uzn_Latn": "uz",
             "tgk_Cyrl": "tg", "kir_Cyrl": "ky", "tur_Latn": "tr", "ukr_Cyrl": "uk", "pes_Arab": "fa"}
 

@@ -8,8 +8,9 @@ import pytest
 
 from crossmatch.text.normalize import normalize
 from crossmatch.text.segment import MAX_SENTENCE_CHARS, sentences, windows
+from conftest import EVALDATA as EVALDATA_DIR  # honours CROSSMATCH_EVALDATA
 
-FLORES = Path(__file__).resolve().parents[1].parent / "shared" / "evaldata" / "flores200-devtest"
+FLORES = EVALDATA_DIR / "flores200-devtest"
 
 
 def _texts(text: str) -> list[str]:

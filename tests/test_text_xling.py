@@ -11,8 +11,9 @@ from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, ContentError, InvalidSignal, Signal
 from crossmatch.signals.registry import SignalRegistry
 from crossmatch.signals.text_xling import TextVectorIndex, create, decode_vector, encode_vector
+from conftest import EVALDATA as EVALDATA_DIR  # honours CROSSMATCH_EVALDATA
 
-EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
+EVALDATA = EVALDATA_DIR
 FLORES = EVALDATA / "flores200-devtest"
 NTREX = EVALDATA / "ntrex128"
 pytestmark = pytest.mark.skipif(not FLORES.is_dir(), reason=f"evaluation data not found at {EVALDATA}")
@@ -128,6 +129,11 @@ def test_an_excerpt_inside_unrelated_news_is_found(xling, bank):
     found = xling.match(xling.hash(Content("post", "text", text=post)), index, xling.default_threshold, lookup_for(signals))
     assert [c.evidence["bank_item_id"] for c in found] == [0]
     assert {p["bank_chunk"] for p in found[0].evidence["aligned"]} >= {1, 2}
+    # The evidence names the query passages the match rests on (the quote, not the news around it).
+    evidence = found[0].evidence
+    assert evidence["query_chunks"] == sorted({p["query_chunk"] for p in evidence["aligned"]})
+    quoted = [post[start:end] for start, end in evidence["query_spans"]]
+    assert sentences[1] in quoted and sentences[2] in quoted and not any(n in quoted for n in news)
 
 
 def test_news_on_other_subjects_does_not_match(xling, bank):

@@ -164,6 +164,8 @@ class TextNear:
             evidence = {
                 "jaccard": cand.score,
                 "query_span": [query_meta.get("start"), query_meta.get("end")],
+                # The same as text_xling's: the query passages this match rests on (original-text offsets).
+                "query_spans": [[query_meta.get("start"), query_meta.get("end")]],
                 "query_scope": query_meta.get("scope"),
                 "bank_span": [bank_signal.meta.get("start"), bank_signal.meta.get("end")] if bank_signal.meta else None,
                 "lang": query_meta.get("lang"),

@@ -34,6 +34,7 @@ from crossmatch.text.embed import EmbeddingBackend, create_backend
 from crossmatch.text.entities import name_keys, numbers
 from crossmatch.text.extract import analyse
 from crossmatch.text.langid import LanguageIdentifier
+from crossmatch.text.respell import embedding_text
 
 NAME = "text_xling"
 log = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ class TextXlingType:
 
     def embedded_texts(self, content: Content) -> list[str]:
         """The chunk texts that hashing ``content`` embeds, in order (one ``embed`` call per content)."""
-        return [c.text for c in self._chunks(content)[1]]
+        return [text for text, _ in self.prepare(content)]
 
     def _chunks(self, content: Content):
         analysis = analyse(content, self._language_identifier(), self._settings.text.max_chars)
@@ -182,15 +183,19 @@ class TextXlingType:
             return None, []
         return analysis, [c for c in analysis.chunks if sum(ch.isalpha() for ch in c.text) >= MIN_CHUNK_LETTERS]
 
-    def _signals(self, content: Content) -> list[Signal]:
+    def prepare(self, content: Content) -> list[tuple[str, dict[str, Any]]]:
+        """(text to embed, signal meta) per chunk of ``content``: everything of hashing but the embedding.
+
+        The evaluation (eval/text.py) embeds these texts through its cache and
+        builds the same chunk infos the signals carry.
+        """
         analysis, chunks = self._chunks(content)
         if not chunks:
             return []
-        vectors = self.backend.embed([c.text for c in chunks], kind="query")
         lang = getattr(analysis.language, "lang", None)
         original = analysis.normalized.original
-        signals = []
-        for position, (chunk, vector) in enumerate(zip(chunks, vectors)):
+        out = []
+        for position, chunk in enumerate(chunks):
             source = original[chunk.start : chunk.end]
             meta: dict[str, Any] = {
                 "chunk": position, "chunks": len(chunks), "start": chunk.start, "end": chunk.end,
@@ -200,8 +205,15 @@ class TextXlingType:
                 "numbers": sorted(numbers(chunk.text)), "names": sorted(name_keys(source)),
                 "length": len(chunk.text), "text": source[:200],
             }
-            signals.append(Signal(NAME, encode_vector(vector), meta=meta))
-        return signals
+            out.append((embedding_text(chunk.text, lang), meta))
+        return out
+
+    def _signals(self, content: Content) -> list[Signal]:
+        prepared = self.prepare(content)
+        if not prepared:
+            return []
+        vectors = self.backend.embed([text for text, _ in prepared], kind="query")
+        return [Signal(NAME, encode_vector(vector), meta=meta) for (_, meta), vector in zip(prepared, vectors)]
 
     def _language_identifier(self):
         if self._langid is None:
@@ -266,7 +278,11 @@ class TextXlingType:
             candidates.append(Candidate(
                 signal_ids=tuple(sorted({p.bank_signal_id for p in decision.pairs})),
                 score=round(decision.score, 4),
-                evidence={"bank_item_id": decision.bank_item_id, **decision.evidence()},
+                # Which query passages this match rests on (the engine compares them with allow matches).
+                evidence={"bank_item_id": decision.bank_item_id, **decision.evidence(),
+                          "query_chunks": sorted({p.query.position for p in decision.pairs}),
+                          "query_spans": [list(span) for span in sorted({(p.query.start, p.query.end) for p in decision.pairs
+                                                 if p.query.start is not None})]},
             ))
         return candidates
 

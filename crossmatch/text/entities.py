@@ -102,3 +102,23 @@ def agreement(a: frozenset[str], b: frozenset[str]) -> float | None:
         return None
     small, large = (a, b) if len(a) <= len(b) else (b, a)
     return len(small & large) / len(small)
+
+
+def shared_names(query: frozenset[str], bank: frozenset[str], min_len: int = 3) -> list[str]:
+    """Query name skeletons that a bank skeleton spells too, allowing an ending on either side.
+
+    Russian and Turkic declension adds endings ("Казани", "Қазанда"), so a
+    skeleton also agrees with one that starts with it (both at least
+    ``min_len`` consonants).  Evidence for the reviewer: the decision does not
+    use it (eval/text.py measures how often true and false candidates share names).
+
+    >>> shared_names(frozenset({"kznd"}), frozenset({"kzn", "mskf"}))
+    ['kznd']
+    """
+    out = []
+    for q in sorted(query):
+        if len(q) < min_len:
+            continue
+        if any(len(b) >= min_len and (q.startswith(b) or b.startswith(q)) for b in bank):
+            out.append(q)
+    return out

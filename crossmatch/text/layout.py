@@ -78,40 +78,98 @@ def reading_order(text: str, clusters: Iterable[Unit]) -> list[Unit]:
 
 
 MIN_SPACED_LETTERS = 4  # "я и ты" (two one-letter words) is ordinary text; four in a row is not
+# Invisible or format characters: every format character (Cf: zero-width space and joiners, bidi
+# controls, soft hyphen, BOM, tags, invisible operators) and every default-ignorable code point
+# (Hangul fillers, variation selectors, combining grapheme joiner, Khmer inherent vowels,
+# Mongolian selectors ...), by Unicode property rather than a list.
+_INVISIBLE = regex.compile(r"[\p{Cf}\p{Default_Ignorable_Code_Point}]")
+# Separators of more than one character: spaces around one mark or emoji (" . ", " 📢 ", "-", "❤️").
+_WIDE_SEPARATOR = regex.compile(r"\s{0,2}[^\p{L}\p{M}\p{N}\s]\s{0,2}|\s{1,2}")
+# "A, B, C, D" is a list and "г. н. э." an abbreviation, not letter spacing: a mark written as
+# punctuation (directly after the letter, then a space) never separates a spaced run.
+_AS_PUNCTUATION = regex.compile(r"[,;:.!?]\s+")
 
 
-# A character not glued to a letter before it, then "separator, character" at least three times.
+def invisible(ch: str) -> bool:
+    return _INVISIBLE.match(ch) is not None
+
+
+# A character not glued to a letter before it, then "separator, character" at least three times
+# (one-character separators, after every character, as AugLy inserts them) ...
 _SPACED_START = regex.compile(r"(?<!\p{L})\S([ \p{P}\p{S}])(?:.\1){3}", regex.DOTALL)
+# ... or single letters with any short run of marks, spaces or emoji between them.
+_WIDE_START = regex.compile(r"(?<![\p{L}\p{M}])\X(?:[^\p{L}\p{M}\p{N}\n]{1,8}\p{L}\p{M}*){3}(?![\p{L}\p{M}])")
 
 
 def spacing_separators(text: str) -> list[int]:
     """Where letter spacing was inserted: runs "x s x s x ..." with one repeated separator s.
 
-    Covers "в н и м а н и е", "п.р.и.в.е.т" and text with a space or mark after
-    *every* character (a real word gap then shows up doubled, so
-    "h e l l o   w o r l d" becomes "hello world").  A run starts and ends on a
-    character not glued to a neighbouring letter and needs MIN_SPACED_LETTERS
-    letters.  Runs on the raw text, so an invisible character or a mark in an
-    x position (Persian ZWNJ, a decomposed hamza) keeps the rhythm.
+    Covers "в н и м а н и е", "п.р.и.в.е.т", "В . Н . И", "В📢Н📢И", "В ❤️ Н ❤️ И" and
+    text with a space or mark after *every* character (a real word gap then shows
+    up doubled, so "h e l l o   w o r l d" becomes "hello world").  x is one grapheme
+    cluster; s is one character, or for letters a short run of spaces around one
+    mark or emoji, the same all along the run.  A run starts and ends on a cluster
+    not glued to a neighbouring letter and needs MIN_SPACED_LETTERS letters.
+    Invisible characters are skipped while reading the rhythm (a zero-width space
+    inside the run changes nothing), so they never hide a run.  Returns the
+    indices of the separators' characters in ``text``.
     """
-    n = len(text)
+    visible = [k for k, ch in enumerate(text) if not invisible(ch)]
+    view = "".join(text[k] for k in visible) if len(visible) < len(text) else text
+    clusters = [(m.start(), m.end()) for m in GRAPHEME.finditer(view)]
+    if len(clusters) < 7:
+        return []
+    index_of = {start: n for n, (start, _) in enumerate(clusters)}
+    starts = {index_of[m.start()] for pattern in (_SPACED_START, _WIDE_START)
+              for m in pattern.finditer(view, overlapped=True) if m.start() in index_of}
     drop: list[int] = []
     done = 0
-    # The regex finds where such runs can start; the loop below decides exactly.
-    for candidate in _SPACED_START.finditer(text, overlapped=True):
-        i = candidate.start()
-        if i < done:
+    for c in sorted(starts):
+        if c < done:
             continue
-        sep = text[i + 1]
-        if text[i] == sep:
+        found = _spaced_run(view, clusters, c)
+        if found is not None:
+            seps, done = found
+            drop.extend(k for a, b in seps for k in range(a, b))
+    return [visible[k] for k in drop] if view is not text else drop
+
+
+def _cluster_text(view: str, clusters: list[tuple[int, int]], a: int, b: int) -> str:
+    return view[clusters[a][0] : clusters[b - 1][1]] if b > a else ""
+
+
+def _is_letter(view: str, cluster: tuple[int, int]) -> bool:
+    return view[cluster[0]].isalpha()
+
+
+def _spaced_run(view: str, clusters: list[tuple[int, int]], c: int) -> tuple[list[tuple[int, int]], int] | None:
+    """The separators (view spans) of the longest spaced run starting at cluster ``c``, and the cluster after it."""
+    n = len(clusters)
+    if view[clusters[c][0]].isspace():
+        return None
+    for width in (5, 4, 3, 2, 1):  # separator length in clusters; " . " before " "
+        if c + 1 + width >= n:
             continue
-        last = i
-        while last + 2 < n and text[last + 1] == sep and not (text[last + 2].isalpha() and last + 3 < n and text[last + 3].isalpha()):
-            last += 2
-        if last + 1 < n and text[last + 1].isalpha():  # the run's last character starts a word: leave it out
-            last -= 2
-        letters = sum(ch.isalpha() for ch in text[i : last + 1 : 2])
-        if last > i and letters >= MIN_SPACED_LETTERS:
-            drop.extend(range(i + 1, last, 2))
-            done = last + 1
-    return drop
+        sep = _cluster_text(view, clusters, c + 1, c + 1 + width)
+        if any(ch.isalnum() for ch in sep) or sep == view[clusters[c][0] : clusters[c][1]]:
+            continue
+        wide = width > 1 or not (len(sep) == 1 and (sep == " " or regex.match(r"[\p{P}\p{S}]", sep)))
+        if wide and (_WIDE_SEPARATOR.fullmatch(sep) is None or _AS_PUNCTUATION.fullmatch(sep)
+                     or not _is_letter(view, clusters[c])):
+            continue
+        step = 1 + width
+        last = c
+        while (last + step < n and _cluster_text(view, clusters, last + 1, last + step) == sep
+               # wide separators space letters only; one-character ones follow every character
+               and (_is_letter(view, clusters[last + step]) if wide else True)
+               # the next x must not open an ordinary word ("... е мэрия")
+               and not (_is_letter(view, clusters[last + step]) and last + step + 1 < n
+                        and _is_letter(view, clusters[last + step + 1]))):
+            last += step
+        if last + 1 < n and _is_letter(view, clusters[last + 1]) and last > c:
+            last -= step  # the run's last x starts a word: leave it out
+        xs = range(c, last + 1, step)
+        if last > c and sum(_is_letter(view, clusters[x]) for x in xs) >= MIN_SPACED_LETTERS:
+            seps = [(clusters[x + 1][0], clusters[x + step - 1][1]) for x in xs if x < last]
+            return seps, last + 1
+    return None

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import unicodedata
 from bisect import bisect_right
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
 import regex
 
-from crossmatch.text.confusables import NEUTRAL, VARIANT_LETTERS, latin_base, latin_twin, letter_scripts, lookalike, script_of
-from crossmatch.text.layout import GRAPHEME, LRO, RLO, Gap, reading_order, spacing_separators, units
+from crossmatch.text.lookalikes import fold_disguised_latin, fold_lookalikes
+from crossmatch.text.layout import GRAPHEME, LRO, RLO, Gap, invisible, reading_order, spacing_separators, units
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,6 @@ def _source_end(original: str, last: int) -> int:
 
 _URL = regex.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"'«»]+")
 _URL_TRAILING = ".,;:!?)]}'\"»…"
-# Zero-width, bidi controls (incl. RLO/LRO), soft hyphen, BOM, tags: category Cf,
-# plus invisible marks/fillers that are not Cf.
-_INVISIBLE_EXTRA = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u3164\uffa0")
 _ARABIC_DROP = frozenset(chr(c) for c in [*range(0x0610, 0x061B), *range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06DD),
                                           *range(0x06DF, 0x06E5), 0x06E7, 0x06E8, *range(0x06EA, 0x06EE), 0x0640])
 _ARABIC_FOLD = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا", "ى": "ي", "ی": "ي", "ې": "ي", "ة": "ه", "ۀ": "ه"}
@@ -73,7 +69,7 @@ _SPACES = regex.compile(r"\s+")
 
 @lru_cache(maxsize=65536)
 def _invisible(ch: str) -> bool:
-    return unicodedata.category(ch) == "Cf" or ch in _INVISIBLE_EXTRA or 0xFE00 <= ord(ch) <= 0xFE0F or 0xE0100 <= ord(ch) <= 0xE01EF
+    return invisible(ch)
 
 
 # Generic combining marks left over after NFKC composed what it could: underlines,
@@ -93,7 +89,8 @@ def _fold_cluster(cluster: str) -> str:
     """
     cluster = "".join(ch for ch in cluster if not _invisible(ch))
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", cluster).casefold())
-    return "".join(_ARABIC_FOLD.get(ch, ch) for ch in folded if ch not in _ARABIC_DROP and not _decorative_mark(ch))
+    return "".join(_ARABIC_FOLD.get(ch, ch) for ch in folded if ch not in _ARABIC_DROP and not _decorative_mark(ch)).replace(
+        "\u2800", " ")  # the blank Braille pattern is drawn as a space
 
 
 # Only runs of these can hold an emoji, so the emoji library scans just those runs
@@ -177,133 +174,18 @@ def _fold_unicode(text: str, gaps: list[Gap]) -> tuple[list[str], list[int]]:
     return chars, srcs
 
 
-# Whole words in these scripts are real language in our users' texts; a whole
-# word in another script (Cherokee, Greek, ...) inside a text of a different
-# script is far more often a disguise, and so is a lone 1-2 letter word.
-_LANGUAGE_SCRIPTS = frozenset({"LATIN", "CYRILLIC", "ARABIC"})
+def _emoji_gap(text: str, end: int) -> str:
+    """What an emoji or URL leaves in the text: a line break when a capital letter follows it.
 
-
-def _fold_lookalikes(chars: list[str]) -> None:
-    """Script-aware folding of mixed-script and disguised words, in place."""
-    text = "".join(chars)
-    words = [(m, _word_scripts(m.group())) for m in _WORD.finditer(text)]
-    doc_scripts: Counter[str] = Counter()
-    for _, counts in words:
-        doc_scripts.update(counts)
-    doc_target = max(doc_scripts, key=lambda k: (doc_scripts[k], k in _LANGUAGE_SCRIPTS)) if doc_scripts else None
-    # Whole words are folded only into a clearly dominant script, so a Russian
-    # text quoting English acronyms keeps both.
-    if doc_target is not None and doc_scripts[doc_target] < 0.75 * sum(doc_scripts.values()):
-        doc_target = None
-    for m in VARIANT_LETTERS.finditer(text):  # small capitals, IPA letters: fold to the plain letter
-        chars[m.start()] = lookalike(m.group(), script_of(m.group())) or m.group()
-    for m, counts in words:
-        if len(counts) >= 2:
-            ranked = sorted(counts.items(), key=lambda kv: (kv[1], doc_scripts[kv[0]]), reverse=True)
-            target = ranked[0][0]
-        elif len(counts) == 1 and doc_target is not None:
-            (script,) = counts
-            if script == doc_target or (script in _LANGUAGE_SCRIPTS and counts[script] > 2):
-                continue
-            target = doc_target
-            if any(lookalike(chars[i], target) is None for i in range(m.start(), m.end()) if chars[i].isalpha()):
-                continue
-        else:
-            continue
-        for i in range(m.start(), m.end()):
-            script = script_of(chars[i])
-            if script != target and script not in NEUTRAL:
-                repl = lookalike(chars[i], target)
-                if repl is not None:
-                    chars[i] = repl
-
-
-# A Latin word as a disguise sees it: letters and marks, plus non-ASCII symbols
-# standing in for letters ("₳ttack", "∀ll").  ASCII symbols are left out on
-# purpose: "@" and "$" between letters are e-mail addresses and "US$", not disguises.
-# Modifier symbols (Sk: ´ ` ^ ¨) are accents and apostrophes (Uzbek o´zbek), never letters.
-_LATIN_DISGUISE_WORD = regex.compile(r"(?:[\p{L}\p{M}]|[\p{Sc}\p{Sm}\p{So}--\p{ASCII}])+", regex.V1)
-_STANDS_IN_SYMBOL = regex.compile(r"[\p{Sc}\p{Sm}\p{So}]")
-# An accented letter is part of the text's own alphabet when the text uses it
-# repeatedly (three times or more) and as a real share of its base letter's uses; a homoglyph tool
-# spreads ~30% of a letter's uses over ~20-30 variants, so each variant is ~1%
-# of them and rarely repeats.  The share floor sits below the rarest real
-# letters seen in clean Turkic text (Turkmen "ž" ~4% of z-letters, "ä" ~9%);
-# the repeat is the main test.  Set from that reasoning, not tuned on the
-# disguise evaluation.
-_OWN_LETTER_MIN_COUNT = 3
-_OWN_LETTER_MIN_SHARE = 0.05
-
-
-def _fold_disguised_latin(chars: list[str]) -> None:
-    """Undo homoglyph disguises in Latin words (AugLy's replace_similar_unicode_chars), in place.
-
-    1. Inside a word that is mostly Latin, a letter of another script or a
-       letter-like symbol ("Ꭿ", "₳", "ά", "ќ") becomes the Latin letter it
-       stands for (confusables.latin_twin); each such character is *evidence*
-       of a disguise, since no orthography writes words that way.
-    2. Only when a text shows at least two such swaps, its accented Latin
-       letters that are not part of the text's own alphabet (see
-       _OWN_LETTER_MIN_COUNT/_SHARE) fold to their base letter ("ǻ", "ḿ",
-       "ŗ" -> a, m, r).  Clean text has no such evidence and is never touched,
-       so Turkmen ä ň ý ž, Turkish ç ğ ş, Vietnamese ằ ợ keep their letters.
-    Replacements are one character for one, so offsets stay exact.
+    In chatty posts an emoji often ends a sentence that has no full stop
+    ("Look what they write 👇 The mayor said ..."); without a break the
+    opener and the quoted sentence would be read as one sentence.  Only a
+    following capital says so (uncased scripts keep a space).
     """
-    text = "".join(chars)
-    if text.isascii():
-        return
-    # Only in Latin-script text: in a Russian or Kazakh text a mostly-Latin word
-    # is a Cyrillic word disguised with Latin twins (_fold_lookalikes' job).
-    doc_scripts = letter_scripts(text)
-    if not doc_scripts or doc_scripts.most_common(1)[0][0] != "LATIN":
-        return
-    evidence = 0
-    for m in _LATIN_DISGUISE_WORD.finditer(text):
-        word = m.group()
-        if word.isascii() or (word.isalpha() and script_of(word[0]) == "LATIN" and len(_word_scripts(word)) == 1):
-            continue
-        counts = _word_scripts(word)
-        if 2 * counts["LATIN"] <= sum(counts.values()):  # Latin must be the clear majority of the word
-            continue
-        symbols_ok = counts["LATIN"] >= 2  # "°C", "€5": a symbol next to one letter is just a symbol
-        for i in range(m.start(), m.end()):
-            ch = chars[i]
-            if ch.isalpha():
-                if script_of(ch) in NEUTRAL or script_of(ch) == "LATIN":
-                    continue
-            elif not (symbols_ok and _STANDS_IN_SYMBOL.match(ch)):
-                continue
-            evidence += 1  # even when nothing says which letter it stands for ("爪")
-            twin = latin_twin(ch)
-            if twin is not None:
-                chars[i] = twin
-    if evidence < 2:
-        return
-    bases = [latin_base(ch) if not ch.isascii() else None for ch in chars]
-    per_base: Counter[str] = Counter()
-    per_letter: Counter[str] = Counter()
-    for ch, base in zip(chars, bases):
-        if base is not None:
-            per_letter[ch] += 1
-            per_base[base] += 1
-        elif ch.isascii() and ch.isalpha():
-            per_base[ch] += 1
-    variants: Counter[str] = Counter(latin_base(ch) for ch in per_letter)
-    for i, (ch, base) in enumerate(zip(chars, bases)):
-        if base is None:
-            continue
-        # No orthography in our scope has more than three accented forms of one
-        # letter in a sentence (French é è ê); a tool spreading ~25 variants does,
-        # and then a chance repeat is not enough to call a variant the text's own.
-        min_count = _OWN_LETTER_MIN_COUNT + (variants[base] > 3)
-        own = per_letter[ch] >= min_count and per_letter[ch] >= _OWN_LETTER_MIN_SHARE * per_base[base]
-        if not own:
-            chars[i] = base
-
-
-@lru_cache(maxsize=65536)
-def _word_scripts(word: str) -> Counter[str]:
-    return letter_scripts(word)
+    at = end
+    while at < len(text) and (text[at].isspace() or _invisible(text[at])):
+        at += 1
+    return "\n" if at < len(text) and text[at].isupper() else " "
 
 
 def _apply(chars: list[str], srcs: list[int], pattern: regex.Pattern, keep) -> tuple[list[str], list[int]]:
@@ -331,17 +213,20 @@ def normalize(text: str) -> NormalizedText:
     if not isinstance(text, str):
         raise TypeError(f"normalize() needs str, got {type(text).__name__}")
     features, urls, emojis = _features(text)
-    gaps = [(start, end, " ") for start, end in features]
+    spacing = set(spacing_separators(text))
+    # An emoji used as a letter-spacing separator ("В📢Н📢И") goes without leaving a gap.
+    gaps = [(start, end, "" if all(k in spacing or _invisible(text[k]) for k in range(start, end)) else _emoji_gap(text, end))
+            for start, end in features]
     starts = [start for start, _ in features]  # sorted, non-overlapping
 
     def in_feature(k: int) -> bool:
         i = bisect_right(starts, k) - 1
         return i >= 0 and k < features[i][1]
 
-    gaps += [(k, k + 1, "") for k in spacing_separators(text) if not in_feature(k)]
+    gaps += [(k, k + 1, "") for k in sorted(spacing) if not in_feature(k)]
     chars, srcs = _fold_unicode(text, sorted(gaps))
-    _fold_disguised_latin(chars)
-    _fold_lookalikes(chars)
+    fold_disguised_latin(chars)
+    fold_lookalikes(chars, text, srcs)
     chars, srcs = _apply(chars, srcs, _UZBEK_APOSTROPHE, lambda m, i, ch: "\u02bb")
     hashtags = tuple("#" + t for t in _HASHTAG.findall("".join(chars)))
     chars, srcs = _apply(chars, srcs, _HASHTAG, lambda m, i, ch: "" if i == m.start() else ch)
