@@ -44,7 +44,7 @@ $(TEST_STAMP): pyproject.toml $(DEMO_STAMP)
 	@touch $@
 
 test: setup-test
-	$(BIN)/python -m pytest -p no:cacheprovider -rs
+	$(BIN)/python -m pytest -p no:cacheprovider -rs --durations=25
 
 test-fast: setup-test
 	env -u CROSSMATCH_TEST_POSTGRES_URL $(BIN)/python -m pytest -p no:cacheprovider -m "not slow and not postgres and not service" -rs
