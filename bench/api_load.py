@@ -28,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import numpy as np
@@ -170,6 +172,20 @@ def start_server(home: Path, db_url: str | None, port: int, workers: int, role: 
             time.sleep(0.3)
     proc.kill()
     raise SystemExit("server did not start in 180 s")
+
+
+@contextmanager
+def running_server(*args, **kwargs) -> Iterator[subprocess.Popen]:
+    """start_server(...) for the length of a with block, stopped (then killed) afterwards."""
+    server = start_server(*args, **kwargs)
+    try:
+        yield server
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 # -- load ------------------------------------------------------------------------------------
@@ -327,8 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             token, _ = TokenService(ctx.sessions).create("matcher", "bench")
         port = free_port()
         log(f"starting crossmatch serve on 127.0.0.1:{port}")
-        server = start_server(home, args.database_url, port, args.server_workers)
-        try:
+        with running_server(home, args.database_url, port, args.server_workers):
             base_url = f"http://127.0.0.1:{port}"
             t = time.perf_counter()
             warm = httpx.post(f"{base_url}/api/v1/lookup/signal", json={"signal_type": "pdq", "signal": pdq[0][0]},
@@ -374,12 +389,6 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.smoke:
                     httpx.post(f"{base_url}/api/v1/lookup", json={"text": docs[0]}, headers={"Authorization": f"Bearer {token}"}, timeout=300)
             results = run_load(base_url, token, kinds, plan, log)
-        finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -429,8 +438,7 @@ def upload_main(args) -> int:
                     env["CROSSMATCH_SERVICE__DEEP_BUDGET_S"] = str(budget)
                     label += f", deep budget {budget:g} s"
                 port = free_port()
-                server = start_server(home, args.database_url, port, processes, role="api", env_extra=env)
-                try:
+                with running_server(home, args.database_url, port, processes, role="api", env_extra=env):
                     base = f"http://127.0.0.1:{port}"
                     asyncio.run(up.closed_loop(base, token, images, 2 * processes, 8 * processes))  # warm every process
                     closed = asyncio.run(up.closed_loop(base, token, images, 2 * processes, 24 if args.smoke else 300))
@@ -444,12 +452,6 @@ def upload_main(args) -> int:
                             row["mode"] = f"{label}: {row['mode']}"
                             rows.append(row)
                             log(f"  {row}")
-                finally:
-                    server.terminate()
-                    try:
-                        server.wait(30)
-                    except subprocess.TimeoutExpired:
-                        server.kill()
     finally:
         if tmp is not None:
             tmp.cleanup()

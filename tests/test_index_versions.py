@@ -20,15 +20,7 @@ from crossmatch.index.versions import LayeredIndex
 from crossmatch.signals.base import Signal
 
 
-def _pdq(rng: random.Random) -> str:
-    return f"{rng.getrandbits(256):064x}"
-
-
-def _near(value: str, bits: int, rng: random.Random) -> str:
-    n = int(value, 16)
-    for b in rng.sample(range(256), bits):
-        n ^= 1 << b
-    return f"{n:064x}"
+from tests.test_index_manager import _flip as _near, _pdq  # noqa: E402
 
 
 def _vector(rng: np.random.Generator, dim: int = 16) -> np.ndarray:

@@ -7,6 +7,7 @@ point's name is the stable signal type name and must equal the instance's
 
 from __future__ import annotations
 
+import threading
 from importlib.metadata import entry_points
 from typing import Callable, Iterable
 
@@ -36,6 +37,7 @@ class SignalRegistry:
     def __init__(self, types: Iterable[SignalType] = (), factories: dict[str, Callable[[], SignalType]] | None = None) -> None:
         self._types: dict[str, SignalType] = {}
         self._factories: dict[str, Callable[[], SignalType]] = dict(factories or {})
+        self._building = threading.Lock()  # request threads may ask for an unbuilt type at once
         for signal_type in types:
             self.register(signal_type)
 
@@ -45,8 +47,10 @@ class SignalRegistry:
         self._types[signal_type.name] = signal_type
 
     def get(self, name: str) -> SignalType:
-        if name not in self._types and name in self._factories:
-            self._types[name] = self._build(name)
+        if name not in self._types:
+            with self._building:
+                if name not in self._types and name in self._factories:
+                    self._types[name] = self._build(name)
         try:
             return self._types[name]
         except KeyError:
