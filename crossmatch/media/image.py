@@ -17,6 +17,9 @@ from crossmatch.settings import ImageSettings
 from crossmatch.signals.base import ContentError
 
 
+_EXIF_ORIENTATION = 0x0112
+
+
 def open_image(data: bytes, item: str, settings: ImageSettings, max_side: int | None = None) -> Image.Image:
     """Decode ``data`` into an RGB image, refusing oversize and broken input.
 
@@ -44,7 +47,8 @@ def open_image(data: bytes, item: str, settings: ImageSettings, max_side: int | 
                 scale = max_side / max(width, height)
                 img.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
             img.load()
-            img = ImageOps.exif_transpose(img)
+            if img.getexif().get(_EXIF_ORIENTATION, 1) != 1:  # exif_transpose copies even when upright
+                img = ImageOps.exif_transpose(img)
             if img.mode != "RGB":
                 img = _to_rgb(img)
             return img
@@ -96,24 +100,28 @@ def content_box(
     if h < 8 or w < 8:
         return (0, 0, w, h)
 
-    def flat(lines: np.ndarray, edge_value: float) -> np.ndarray:
-        return (lines.std(axis=1) < tolerance) & (np.abs(lines.mean(axis=1) - edge_value) < tolerance)
+    def flat_run(lines: np.ndarray, limit: int) -> int:
+        """Length of the border run at the start of ``lines`` (0 if shorter than the minimum band).
 
-    rows_top = flat(grey, float(np.median(grey[0])))
-    rows_bottom = flat(grey, float(np.median(grey[-1])))
-    cols_left = flat(grey.T, float(np.median(grey[:, 0])))
-    cols_right = flat(grey.T, float(np.median(grey[:, -1])))
-
-    def run(mask: np.ndarray, limit: int) -> int:
+        Lines are tested in blocks of the minimum band's length, because a run shorter than that
+        counts as picture: an ordinary photo is settled after one block, not a pass over every line.
+        """
+        edge_value = float(np.median(lines[0]))
+        need = max(1, int(np.ceil(min_band * len(lines))))
         n = 0
-        while n < limit and mask[n]:
-            n += 1
-        return n if n >= min_band * len(mask) else 0
+        while n < limit:
+            block = lines[n : min(n + need, limit)]
+            is_flat = (block.std(axis=1) < tolerance) & (np.abs(block.mean(axis=1) - edge_value) < tolerance)
+            if not is_flat.all():
+                n += int(np.argmin(is_flat))
+                break
+            n += len(block)
+        return n if n >= min_band * len(lines) else 0
 
-    top = run(rows_top, int(h * max_trim))
-    bottom = run(rows_bottom[::-1], int(h * max_trim))
-    left = run(cols_left, int(w * max_trim))
-    right = run(cols_right[::-1], int(w * max_trim))
+    top = flat_run(grey, int(h * max_trim))
+    bottom = flat_run(grey[::-1], int(h * max_trim))
+    left = flat_run(grey.T, int(w * max_trim))
+    right = flat_run(grey.T[::-1], int(w * max_trim))
     return (left, top, w - right, h - bottom)
 
 
