@@ -144,3 +144,39 @@ def test_lookups_keep_working_while_bank_items_are_added(tmp_path):
             stop.set()
             thread.join()
         assert answers == [(200, True)] * 40  # an item written is matchable at once, under concurrent writes
+
+
+def test_a_full_backlog_is_refused_before_the_body_is_read():
+    """With every slot busy and as many requests already waiting, the next one is refused at once
+    (no upload read or parsed), and it counts as shed; once the queue drains, requests get in again."""
+    import asyncio
+
+    import pytest
+
+    from crossmatch.api.admission import Admission, Overloaded
+
+    async def scenario() -> None:
+        admission = Admission(slots=1, wait_s=5.0, retry_after_s=2)
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with admission.slot():
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        while admission.in_use < 1:
+            await asyncio.sleep(0.01)
+        waiter = asyncio.create_task(hold())  # waits for the busy slot
+        while admission.waiting < 1:
+            await asyncio.sleep(0.01)
+        try:
+            with pytest.raises(Overloaded) as refused:
+                admission.refuse_if_backlogged()
+            assert refused.value.retry_after == 2 and admission.shed == 1
+        finally:
+            release.set()
+        await asyncio.wait_for(asyncio.gather(holder, waiter), timeout=10)
+        assert admission.waiting == 0
+        admission.refuse_if_backlogged()  # the queue drained: admitted again
+
+    asyncio.run(scenario())

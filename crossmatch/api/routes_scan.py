@@ -28,8 +28,9 @@ SEES_ALLOW = ("curator", "admin")
 
 @router.post("/hash", response_model=HashOut, openapi_extra=CONTENT_BODY, summary="Signals for an upload or a text")
 async def hash_content(request: Request, _: Principal = Depends(require_role(*HASH))) -> HashOut:
-    given = await read_content(request)
     state = request.app.state
+    state.admission.refuse_if_backlogged()
+    given = await read_content(request)
     async with state.admission.slot():
         hashed = await run_in_threadpool(state.ctx.engine.hash, given.content)
     return HashOut(item=hashed.item, kind=hashed.kind, signals=[s.to_json() for s in hashed.signals],
@@ -39,8 +40,9 @@ async def hash_content(request: Request, _: Principal = Depends(require_role(*HA
 @router.post("/lookup", response_model=LookupOut, openapi_extra=CONTENT_BODY,
              summary="Match an upload or a text against the banks, with evidence")
 async def lookup_content(request: Request, principal: Principal = Depends(require_role(*MATCH))) -> dict:
-    given = await read_content(request)
     state = request.app.state
+    state.admission.refuse_if_backlogged()
+    given = await read_content(request)
     async with state.admission.slot():
         result, deep_pass = await run_in_threadpool(scan_within_budget, state, given.content, principal.name)
     return lookup_json(result, deep_pass, principal, state.settings.service.expose_allow_matches)
