@@ -122,6 +122,21 @@ class ServiceSettings(BaseModel):
     index_refresh_s: float = Field(default=1.0, ge=0.0)
 
 
+class LimitsSettings(BaseModel):
+    # Bounds on hostile input (SECURITY.md, issue 15). Every refusal names the item and the limit.
+    # Request body of every route but the upload routes (those get service.max_upload_bytes),
+    # counted as it arrives, chunked bodies included, before any parsing or authentication.
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # `crossmatch bank import` / `scan` read JSONL "media" paths only as regular files under this
+    # folder (None: the JSONL file's own folder; --media-root overrides). HTTP imports read none.
+    import_media_root: Path | None = None
+    # A bank item keeps at most this many labels, each value at most this many characters;
+    # a CSV cell over max_cell_bytes is a per-row error (the import goes on).
+    max_labels: int = Field(default=64, ge=1)
+    max_label_chars: int = Field(default=4096, ge=16)
+    max_cell_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+
 class ReviewSettings(BaseModel):
     # A reviewer's claim on a case lapses after this long, so an abandoned tab does not block the queue.
     claim_minutes: int = 15
@@ -163,6 +178,7 @@ class Settings(BaseSettings):
     keypoints: KeypointSettings = Field(default_factory=KeypointSettings)
     text_near: TextNearSettings = Field(default_factory=TextNearSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 from crossmatch.banks.schemas import ItemLabels
 from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.hashing import BatchHasher
-from crossmatch.items import ItemError, iter_jsonl, walk_files, content_from_file
+from crossmatch.items import ItemError, MediaRoot, iter_jsonl, walk_files, content_from_file
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, InvalidSignal, Signal
 from crossmatch.signals.registry import SignalRegistry, UnknownSignalType
@@ -60,14 +60,18 @@ def import_path(
     path: Path,
     progress: Progress = lambda n: None,
     source: str | None = None,
+    *,
+    media: MediaRoot | None,
 ) -> ImportReport:
+    """Import ``path`` into a bank.  ``media`` says where JSONL ``"media"`` paths may be read:
+    ``NO_MEDIA`` for uploads (never the server's disk), None for the JSONL file's own folder."""
     banks.get_bank(bank_name)  # fail fast, before reading anything
     report = ImportReport()
     suffix = path.suffix.lower()
     if path.is_dir():
         entries = _folder_entries(path)
     elif suffix == ".jsonl":
-        entries = iter_jsonl(path)
+        entries = iter_jsonl(path, media)
     elif suffix == ".csv":
         _flush_all(banks, bank_name, _csv_items(path, registry, report, source), report, progress)
         return report
