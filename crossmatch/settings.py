@@ -135,6 +135,16 @@ class LimitsSettings(BaseModel):
     max_labels: int = Field(default=64, ge=1)
     max_label_chars: int = Field(default=4096, ge=16)
     max_cell_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Texts are matched in full, in overlapping parts of text_part_chars characters, up to
+    # max_text_chars; past it the rest is not matched and the result says so (never "clean").
+    max_text_chars: int = Field(default=2_000_000, ge=1000)
+    text_part_chars: int = Field(default=100_000, ge=1000)
+    # A synchronous lookup hashes the parts of a long text for at most this long; the rest goes to
+    # the asynchronous path (a queued submission), and the answer says the item is not yet fully checked.
+    lookup_hash_budget_s: float = Field(default=10.0, ge=0.0)
+    # A submission that could not be fully checked (a hashing or matching error, a cut-off text):
+    # "review" opens a case saying so; "fail" only marks it failed. Both fire submission.scanned.
+    on_incomplete: Literal["review", "fail"] = "review"
 
 
 class ReviewSettings(BaseModel):

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from crossmatch.api.schemas import TextIn
 from crossmatch.errors import InvalidInput
-from crossmatch.items import sniff_kind
+from crossmatch.items import MAX_JSON_DEPTH, json_depth, sniff_kind
 from crossmatch.signals.base import Content
 
 # One request body, two shapes: documented in OpenAPI for the routes that take content.
@@ -46,6 +46,14 @@ class ContentIn:
     idempotency_key: str | None = None
 
 
+def loads_bounded(data: bytes) -> Any:
+    """``json.loads`` of a request body that refuses deep nesting with a 422 (json.loads recurses per level)."""
+    text = data.decode("utf-8")
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels; send {{\"text\": ...}} or {{\"url\": ...}}")
+    return json.loads(text)
+
+
 async def read_content(request: Request) -> ContentIn:
     """Content from a multipart upload (field ``file``) or a JSON body ``{"text"}`` / ``{"url"}``."""
     limit = request.app.state.settings.service.max_upload_bytes
@@ -57,7 +65,7 @@ async def read_content(request: Request) -> ContentIn:
         return await _from_form(request, limit)
     if ctype in ("application/json", ""):
         try:
-            body = json.loads(await request.body() or b"null")
+            body = loads_bounded(await request.body() or b"null")
             parsed = TextIn.model_validate(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InvalidInput("the body is not valid JSON; send {\"text\": ...} or upload a file as multipart field 'file'") from None
