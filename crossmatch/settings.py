@@ -130,11 +130,10 @@ class LimitsSettings(BaseModel):
     # `crossmatch bank import` / `scan` read JSONL "media" paths only as regular files under this
     # folder (None: the JSONL file's own folder; --media-root overrides). HTTP imports read none.
     import_media_root: Path | None = None
-    # A bank item keeps at most this many labels, each value at most this many characters;
-    # a CSV cell over max_cell_bytes is a per-row error (the import goes on).
+    # A bank item keeps at most this many labels, each value at most this many characters; an
+    # item over them is a per-item error and the import goes on (as does a CSV cell over 128 KiB).
     max_labels: int = Field(default=64, ge=1)
     max_label_chars: int = Field(default=4096, ge=16)
-    max_cell_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Texts are matched in full, in overlapping parts of text_part_chars characters, up to
     # max_text_chars; past it the rest is not matched and the result says so (never "clean").
     max_text_chars: int = Field(default=2_000_000, ge=1000)
