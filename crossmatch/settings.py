@@ -19,6 +19,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettin
 class ImageSettings(BaseModel):
     # Decompression-bomb guard: refuse images with more pixels than this.
     max_pixels: int = 50_000_000
+    # Decode-cost guard: an image over 16 MP stored in less than a byte per this many pixels is
+    # refused (flat PNG bombs); photos and screenshots stay far below it.
+    max_pixels_per_byte: float = 200.0
     max_bytes: int = 100 * 1024 * 1024
     # 0: decode at full size, so the PDQ hash equals the reference (C++, python-threatexchange) within
     # 2 bits. A reduced size (e.g. 512) hashes ~4x faster but 4-16 bits off: only for scanning nodes.
