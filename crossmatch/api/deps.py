@@ -73,11 +73,13 @@ async def read_content(request: Request) -> ContentIn:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "body"
             raise InvalidInput(f"{where}: {first['msg']}") from None
-        item = parsed.item or ("text" if parsed.text is not None else (parsed.url or "url"))[:500]
+        item = (parsed.item or "").encode("utf-8", "replace").decode("utf-8") or ("text" if parsed.text is not None else (parsed.url or "url"))[:500]
         if parsed.text is not None:
-            content = Content(item, "text", text=parsed.text, data=parsed.text.encode("utf-8"))
+            # JSON may carry lone surrogates (\ud800), which no UTF-8 text has: replaced, not a 500.
+            data = parsed.text.encode("utf-8", "replace")
+            content = Content(item, "text", text=data.decode("utf-8"), data=data)
         else:
-            content = Content(item, "url", url=parsed.url)
+            content = Content(item, "url", url=parsed.url.encode("utf-8", "replace").decode("utf-8"))
         return ContentIn(content, parsed.source, parsed.idempotency_key)
     raise InvalidInput(f"content type {ctype!r} is not accepted: send application/json or multipart/form-data")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from crossmatch.settings import Settings
-from crossmatch.signals.base import Content, InvalidSignal, Signal
+from crossmatch.signals.base import Content, ContentError, InvalidSignal, Signal
 from crossmatch.signals.exact import EqualityMatching
 
 # URLs inside posts: explicit schemes or www. hosts (bare domains are too ambiguous in prose).
@@ -54,6 +54,11 @@ class UrlType(EqualityMatching):
     def hash(self, content: Content) -> list[Signal]:
         """The item's own URL and every link in its text, canonicalised and de-duplicated."""
         raw = [content.url] if content.url else []
+        if content.kind == "url" and content.url:
+            try:  # a URL item that is no URL was not checked: say so rather than answer "no match"
+                canonical_url(content.url)
+            except InvalidSignal as exc:
+                raise ContentError(f"{content.item}: {exc}; send a URL like https://example.com/path") from None
         if content.text:
             raw += [m.group(0).rstrip(_TRAILING) for m in _URL_IN_TEXT.finditer(content.text)]
         values: dict[str, None] = {}
