@@ -15,6 +15,7 @@ deep pass, and a result whose deep pass was cut off says so (``incomplete``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -27,6 +28,8 @@ from crossmatch.settings import Settings
 from crossmatch.signals.base import Candidate, Content, Extractor, Signal, within
 from crossmatch.signals.registry import SignalRegistry
 from crossmatch.store.models import Bank
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -118,13 +121,21 @@ class Engine:
         return self.pool.hash(content, for_bank=True) if self.pool else hash_content(self.registry, content, for_bank=True)
 
     # -- scan ------------------------------------------------------------
-    def scan(self, content: Content, deep: bool | None = None, deadline: float | None = None) -> ScanResult:
-        """Hash, match and decide one item.  ``deadline`` (``time.time()``) bounds the deep pass."""
-        if self.pool is not None:
-            wants = self._may_go_deep(content, deep)
-            hashed, deeper = self.pool.scan(content, wants, deadline, self._ocr_wanted(self.indexes.current()))
-            return self._finish(content, hashed, deep, deeper=deeper)  # matched against the version current now
-        return self._finish(content, self.hash(content), deep, deadline=deadline)
+    def scan(self, content: Content, deep: bool | None = None, deadline: float | None = None,
+             hash_deadline: float | None = None) -> ScanResult:
+        """Hash, match and decide one item.  ``deadline`` (``time.time()``) bounds the deep pass,
+        ``hash_deadline`` the parts of a long text (what they cut off is listed in ``incomplete``).
+
+        Never raises for the item's sake: whatever fails comes back as the result's ``error``
+        (``complete`` false), so no caller can mistake a failure for "no match"."""
+        try:
+            if self.pool is not None:
+                wants = self._may_go_deep(content, deep)
+                hashed, deeper = self.pool.scan(content, wants, deadline, self._ocr_wanted(self.indexes.current()), hash_deadline)
+                return self._finish(content, hashed, deep, deeper=deeper)  # matched against the version current now
+            return self._finish(content, hash_content(self.registry, content, deadline=hash_deadline), deep, deadline=deadline)
+        except Exception as exc:  # noqa: BLE001 - fail closed, visibly
+            return _failed(content, exc)
 
     def scan_many(
         self, items: Iterable[Content | ItemError], deep: bool | None = None, workers: int | None = None
@@ -136,7 +147,10 @@ class Engine:
                 yield ScanResult(entry.item, "unknown", error=entry.error)
             else:
                 assert hashed is not None
-                yield self._finish(entry, hashed, deep)
+                try:
+                    yield self._finish(entry, hashed, deep)
+                except Exception as exc:  # noqa: BLE001 - the batch goes on; this item says it was not checked
+                    yield _failed(entry, exc)
 
     def lookup(self, signals: Sequence[Signal]) -> list[Match]:
         """Match given signals (e.g. from a hash list or the API) against enabled banks."""
@@ -152,13 +166,14 @@ class Engine:
     def _finish(self, content: Content, hashed: Hashed, deep: bool | None, version: IndexVersion | None = None,
                 deeper: DeepHashed | None = None, deadline: float | None = None) -> ScanResult:
         version = version or self.indexes.current()
-        result = ScanResult(content.item, content.kind, list(hashed.signals), warnings=list(hashed.warnings), error=hashed.error)
+        result = ScanResult(content.item, content.kind, list(hashed.signals), warnings=list(hashed.warnings), error=hashed.error,
+                            incomplete=list(hashed.incomplete))
         everything = self._decide(hashed.signals, version, result.warnings)  # allow matches included: the rule runs last
         if self._wants_deep(content, apply_allow(everything)[0], deep):
             if deeper is None:  # in this process (CLI, batch jobs): only now that the cheap pass decided nothing
                 deeper = deep_hash(self.registry, self.extractors, content, deadline, self._ocr_wanted(version))
             result.deep = True
-            result.incomplete = list(deeper.incomplete)
+            result.incomplete += deeper.incomplete
             result.warnings.extend(w for w in deeper.warnings if w not in result.warnings)
             if deeper.error:
                 result.warnings.append(deeper.error)
@@ -259,6 +274,14 @@ class Engine:
                 score=candidate.score,
                 evidence=evidence,
             )
+
+
+def _failed(content: Content, exc: Exception) -> ScanResult:
+    log.exception("%s: scan failed", content.item)
+    content.derived.clear()
+    return ScanResult(content.item, content.kind, error=(
+        f"{content.item}: matching failed ({type(exc).__name__}: {str(exc)[:200]}); the item was not checked: "
+        "retry it, and report this if it repeats"))
 
 
 def _best_per_item(matches: list[Match]) -> list[Match]:

@@ -8,7 +8,9 @@ the number of items in flight is bounded, so memory does not grow with the batch
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing
+import re
 import threading
 import time
 from collections import deque
@@ -22,6 +24,8 @@ from crossmatch.settings import Settings
 from crossmatch.signals.base import BankHasher, Content, ContentError, DeepHasher, Extractor, Signal
 from crossmatch.signals.registry import SignalRegistry
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Hashed:
@@ -32,41 +36,136 @@ class Hashed:
     signals: list[Signal] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    # What a deadline cut off (text parts, deep-pass stages): the item was not fully checked.
+    incomplete: list[str] = field(default_factory=list)
 
 
-def hash_content(registry: SignalRegistry, content: Content, deep: bool = False, for_bank: bool = False) -> Hashed:
+def hash_content(registry: SignalRegistry, content: Content, deep: bool = False, for_bank: bool = False,
+                 deadline: float | None = None) -> Hashed:
     """Run every signal type that applies to the content.
 
     ``deep`` runs only the costly second pass (``hash_deep``); ``for_bank`` adds
     the extra signals a bank item keeps (``hash_bank_extras``) and drops
     query-only variants.
+
+    Fail closed: a signal type that fails on this item, for any reason, is named in ``error``
+    (so the item is never reported as fully checked) and the other types still run.  A text is
+    cleaned of NUL and control characters and hashed in full, in overlapping parts of
+    ``registry.text_part_chars``, up to ``registry.max_text_chars`` (beyond it: ``error``);
+    parts not started by ``deadline`` (``time.time()``) are listed in ``incomplete``.
     """
     result = Hashed(content.item, content.kind)
     errors: list[str] = []
-    for signal_type in registry:
-        try:
-            if deep:
-                if not isinstance(signal_type, DeepHasher):
-                    continue
-                signals = signal_type.hash_deep(content)
-            elif content.kind in signal_type.content_kinds:
-                signals = signal_type.hash(content)
-                if for_bank:
-                    signals = bank_signals(signals)
-                    if isinstance(signal_type, BankHasher):
-                        signals += signal_type.hash_bank_extras(content)
-            else:
+    parts = [content]
+    if content.kind == "text" and content.text is not None and not deep:
+        parts = _text_parts(registry, content, result.warnings, errors)
+    failed: set[str] = set()
+    for number, part in enumerate(parts):
+        offset = part.derived.get("text_offset", 0)
+        if number and deadline is not None and time.time() >= deadline:
+            result.incomplete.append(f"text from character {offset} of {len(content.text or '')} (time budget)")
+            break
+        for signal_type in registry:
+            if signal_type.name in failed:
                 continue
-        except ContentError as exc:
-            message = str(exc)
-            if message not in errors:
-                errors.append(message)
-            continue
-        result.warnings.extend(quality_warnings(signal_type, signals))
-        result.signals.extend(signals)
+            try:
+                signals = _hash_one(signal_type, part, deep, for_bank)
+            except ContentError as exc:
+                failed.add(signal_type.name)
+                if str(exc) not in errors:
+                    errors.append(str(exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - a bug or a hostile input in one type must not pass the item as clean
+                log.exception("%s: signal type %s failed", content.item, signal_type.name)
+                failed.add(signal_type.name)
+                errors.append(f"{content.item}: {signal_type.name} failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                              "the item was not fully checked")
+                continue
+            if signals:
+                result.warnings.extend(quality_warnings(signal_type, signals))
+                result.signals.extend(_shifted(signals, offset) if offset else signals)
+    if len(parts) > 1:
+        result.signals = _unique(result.signals)
     if errors:
         result.error = "; ".join(errors)
     return result
+
+
+def _hash_one(signal_type, content: Content, deep: bool, for_bank: bool) -> list[Signal] | None:
+    if deep:
+        return signal_type.hash_deep(content) if isinstance(signal_type, DeepHasher) else None
+    if content.kind not in signal_type.content_kinds:
+        return None
+    signals = signal_type.hash(content)
+    if for_bank:
+        signals = bank_signals(signals)
+        if isinstance(signal_type, BankHasher):
+            signals += signal_type.hash_bank_extras(content)
+    return signals
+
+
+# Characters that never belong in text and that the text analysis refuses: C0 controls
+# (NUL first of all) but tab and line breaks. One of them must not hide the rest of the text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+PART_OVERLAP = 5_000  # characters two neighbouring parts share: a passage up to this long is never cut
+
+
+def _text_parts(registry: SignalRegistry, content: Content, warnings: list[str], errors: list[str]) -> list[Content]:
+    """The content's text cleaned, then split into overlapping parts the text types can take."""
+    text = content.text or ""
+    cleaned, removed = _CONTROLS.subn("", text)
+    if removed:
+        warnings.append(f"{content.item}: {removed} NUL or control character(s) were removed before matching")
+        content.text = cleaned  # evidence spans then point into the text that was matched
+    limit = registry.max_text_chars
+    if len(cleaned) > limit:
+        errors.append(f"{content.item}: text has {len(cleaned)} characters; only the first {limit} were matched "
+                      "(limits.max_text_chars), so the item was not fully checked")
+        cleaned = cleaned[:limit]
+    if removed:
+        content.derived.pop("text_analysis", None)
+    size = registry.text_part_chars
+    if len(cleaned) <= size:
+        return [content]
+    overlap = min(PART_OVERLAP, size // 4)
+    parts, start = [], 0
+    while start < len(cleaned):
+        end = min(start + size, len(cleaned))
+        if end < len(cleaned):  # end at a line break or space, not mid-word, when one is near
+            cut = max(cleaned.rfind("\n", end - 10_000, end), cleaned.rfind(" ", end - 1_000, end))
+            end = cut + 1 if cut > start + 2 * overlap else end
+        part = Content(content.item, "text", text=cleaned[start:end], url=content.url if start == 0 else None,
+                       labels=content.labels)
+        part.derived["text_offset"] = start
+        parts.append(part)
+        if end >= len(cleaned):
+            break
+        start = end - overlap
+    return parts
+
+
+def _shifted(signals: list[Signal], offset: int) -> list[Signal]:
+    """Spans of a part's signals as offsets into the whole text."""
+    out = []
+    for signal in signals:
+        meta = dict(signal.meta)
+        for key in ("start", "end"):
+            if isinstance(meta.get(key), int):
+                meta[key] += offset
+        out.append(Signal(signal.type, signal.value, signal.quality, meta))
+    return out
+
+
+def _unique(signals: list[Signal]) -> list[Signal]:
+    """Overlapping parts find some signals twice (a link, a passage in the overlap): keep one."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for signal in signals:
+        key = (signal.type, signal.value)
+        if key not in seen:
+            seen.add(key)
+            out.append(signal)
+    return out
 
 
 def quality_warnings(signal_type, signals: Sequence[Signal]) -> list[str]:
@@ -101,8 +200,6 @@ MIN_EXTRACTOR_BUDGET_S = 1.0  # OCR of one image takes 1-4 s here
 class DeepHashed(Hashed):
     """The deep pass's answer; ``incomplete`` names what the deadline cut off (fail closed: the
     caller must not report the item as fully checked)."""
-
-    incomplete: list[str] = field(default_factory=list)
 
 
 def deep_hash(registry: SignalRegistry, extractors: Sequence[Extractor], content: Content,
@@ -179,7 +276,8 @@ def _hash_in_worker(content: Content, for_bank: bool) -> Hashed:
     return hash_content(_worker["registry"], content, for_bank=for_bank)  # type: ignore[arg-type]
 
 
-def _scan_in_worker(content: Content, deep: bool, deadline: float | None, run_extractors: bool) -> tuple[Hashed, DeepHashed | None]:
+def _scan_in_worker(content: Content, deep: bool, deadline: float | None, run_extractors: bool,
+                    hash_deadline: float | None = None) -> tuple[Hashed, DeepHashed | None]:
     """Both passes in one call: the image is decoded once and crosses no process boundary twice.
 
     The deep pass runs speculatively (the parent has not matched the cheap signals yet): nearly
@@ -187,7 +285,7 @@ def _scan_in_worker(content: Content, deep: bool, deadline: float | None, run_ex
     """
     content.derived.clear()
     registry = _worker["registry"]
-    cheap = hash_content(registry, content)  # type: ignore[arg-type]
+    cheap = hash_content(registry, content, deadline=hash_deadline)  # type: ignore[arg-type]
     more = deep_hash(registry, _worker["extractors"], content, deadline, run_extractors) if deep else None  # type: ignore[arg-type]
     content.derived.clear()
     return cheap, more
@@ -226,8 +324,9 @@ class HashPool:
     def hash(self, content: Content, for_bank: bool = False) -> Hashed:
         return self.hashed(content, self.submit(_hash_in_worker, content, for_bank))
 
-    def scan(self, content: Content, deep: bool, deadline: float | None, run_extractors: bool) -> tuple[Hashed, DeepHashed | None]:
-        future = self.submit(_scan_in_worker, content, deep, deadline, run_extractors)
+    def scan(self, content: Content, deep: bool, deadline: float | None, run_extractors: bool,
+             hash_deadline: float | None = None) -> tuple[Hashed, DeepHashed | None]:
+        future = self.submit(_scan_in_worker, content, deep, deadline, run_extractors, hash_deadline)
         try:
             return future.result()
         except BrokenProcessPool:

@@ -7,16 +7,22 @@ become an :class:`ItemError` in the stream, never an exception that stops the ba
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 from crossmatch.signals.base import Content, ContentKind
 
 # Read at most this much of one file; bigger files are reported, not loaded.
 MAX_FILE_BYTES = 512 * 1024 * 1024
+# One JSONL record: longer lines are a per-line error (a text item's own limit is far below this).
+MAX_LINE_BYTES = 64 * 1024 * 1024
+# JSON nesting a record may have: item records are two levels deep; json.loads recurses per level.
+MAX_JSON_DEPTH = 64
 
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 _TEXT_SUFFIXES = {".txt", ".md", ".text"}
@@ -51,13 +57,29 @@ def sniff_kind(data: bytes, name: str = "") -> ContentKind:
     return "file"
 
 
+def read_regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else OSError.
+
+    The type is checked on the open descriptor (no race with a swapped path), and devices,
+    FIFOs and sockets are refused before any read: ``/dev/zero`` would never end.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (devices, pipes and sockets are never read)")
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"file is {info.st_size} bytes, over the {limit}-byte limit")
+        data = handle.read(limit + 1)
+    if len(data) > limit:  # grew while we read it
+        raise OSError(errno.EFBIG, f"file is over the {limit}-byte limit")
+    return data
+
+
 def content_from_file(path: Path, item: str | None = None, labels: dict[str, Any] | None = None) -> Content | ItemError:
     name = item or str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return ItemError(name, f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
-        data = path.read_bytes()
+        data = read_regular_file(path)
     except OSError as exc:
         return ItemError(name, f"cannot read file: {exc.strerror or exc}")
     kind = sniff_kind(data, path.name)
@@ -90,26 +112,106 @@ def walk_files(root: Path) -> Iterator[Path]:
         stack.extend(reversed(subdirs))
 
 
-def iter_jsonl(path: Path) -> Iterator[Content | ItemError]:
-    """Items ``{"id", "media"?, "text"?, "url"?, "labels"?}``; media paths are relative to the file."""
-    base = path.parent
+class MediaRoot:
+    """Where ``"media"`` paths of item records may be read from: regular files under ``root`` only.
+
+    ``MediaRoot(None)`` reads nothing: records uploaded over HTTP are refused if they name media,
+    so an upload can never make the server read its own disk (``/etc/passwd``, ``/dev/zero``).
+    """
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = Path(root).resolve() if root is not None else None
+
+    def read(self, media: str, item_id: str, labels: dict[str, Any]) -> Content | ItemError:
+        if self.root is None:
+            return ItemError(item_id, "uploaded items may carry only text or url, never \"media\" (a server path); "
+                                      "import media with `crossmatch bank import` on the server")
+        path = (self.root / media).resolve()  # symlinks and ".." resolved before the check
+        if not path.is_relative_to(self.root):
+            return ItemError(item_id, f"media path {media[:200]!r} is outside the import root {self.root}; "
+                                      "move the file under it or pass --media-root")
+        return content_from_file(path, item_id, labels)
+
+
+NO_MEDIA = MediaRoot(None)  # what HTTP uploads get
+
+
+def iter_records(handle: IO[bytes], name: str) -> Iterator[tuple[str, Any]]:
+    """(where, record or ItemError) for each non-blank line of a JSONL stream.
+
+    The one JSONL parser: the HTTP upload guard and the importer both read through it, so they
+    always agree on what a record is.  Lines end at LF only (a bare CR is JSON whitespace inside a
+    record); a line over ``MAX_LINE_BYTES`` or nested deeper than ``MAX_JSON_DEPTH`` is a per-line error.
+    """
+    number = 0
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        where = f"{name}:{number}"
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):  # skip the rest of the over-long line
+                raw = handle.readline(MAX_LINE_BYTES + 1)
+            yield where, ItemError(where, f"line is over {MAX_LINE_BYTES} bytes; split the item or shorten its text")
+            continue
+        if not raw.strip():
+            continue
+        yield where, parse_record(raw, where)
+
+
+def parse_record(raw: bytes, where: str) -> Any:
+    """One JSON record, or an ItemError naming the line and the reason."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return ItemError(where, f"line is not valid UTF-8 (byte {exc.start}); re-encode the file as UTF-8")
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        return ItemError(where, f"line nests JSON {depth} levels deep, over the limit of {MAX_JSON_DEPTH}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ItemError(where, f"line is not valid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return ItemError(where, "line nests JSON too deeply")
+
+
+def json_depth(text: str) -> int:
+    """The deepest bracket nesting of a JSON text (strings skipped), without parsing it:
+    ``json.loads`` recurses once per level and a deep line would blow the stack."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return 0  # cannot be too deep: skip the character walk
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def iter_jsonl(path: Path, media: MediaRoot | None = None) -> Iterator[Content | ItemError]:
+    """Items ``{"id", "media"?, "text"?, "url"?, "labels"?}``; media paths are read through ``media``
+    (default: regular files under the JSONL file's own folder)."""
+    media = media if media is not None else MediaRoot(path.parent)
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            where = f"{path}:{number}"
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                yield ItemError(where, f"line is not valid UTF-8 (byte {exc.start}); re-encode the file as UTF-8")
-                continue
-            except json.JSONDecodeError as exc:
-                yield ItemError(where, f"line is not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            yield item_from_record(record, base, where)
+        for where, record in iter_records(handle, str(path)):
+            yield record if isinstance(record, ItemError) else item_from_record(record, media, where)
 
 
-def item_from_record(record: Any, base: Path, where: str) -> Content | ItemError:
+def item_from_record(record: Any, media: MediaRoot, where: str) -> Content | ItemError:
     if not isinstance(record, dict):
         return ItemError(where, "each JSONL line must be an object with an \"id\"")
     item_id = record.get("id")
@@ -119,10 +221,9 @@ def item_from_record(record: Any, base: Path, where: str) -> Content | ItemError
     labels = record.get("labels") or {}
     if not isinstance(labels, dict):
         return ItemError(item_id, "\"labels\" must be an object")
-    media, text, url = record.get("media"), record.get("text"), record.get("url")
-    if media:
-        media_path = (base / str(media)).resolve()
-        content = content_from_file(media_path, item_id, labels)
+    media_name, text, url = record.get("media"), record.get("text"), record.get("url")
+    if media_name:
+        content = media.read(str(media_name), item_id, labels)
         if isinstance(content, Content):
             content.text = text if isinstance(text, str) else content.text
             content.url = url
@@ -134,14 +235,15 @@ def item_from_record(record: Any, base: Path, where: str) -> Content | ItemError
     return ItemError(item_id, "item has none of \"media\", \"text\" or \"url\"")
 
 
-def iter_contents(paths: list[Path]) -> Iterator[Content | ItemError]:
-    """Every item named by ``paths``: files, folders (recursively) and .jsonl item lists."""
+def iter_contents(paths: list[Path], media: MediaRoot | None = None) -> Iterator[Content | ItemError]:
+    """Every item named by ``paths``: files, folders (recursively) and .jsonl item lists
+    (their media read through ``media``, default: under each list's own folder)."""
     for path in paths:
         if path.is_dir():
             for file in walk_files(path):
                 yield content_from_file(file)
         elif path.suffix.lower() == ".jsonl" and path.is_file():
-            yield from iter_jsonl(path)
+            yield from iter_jsonl(path, media)
         elif path.exists():
             yield content_from_file(path)
         else:

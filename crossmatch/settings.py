@@ -19,6 +19,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettin
 class ImageSettings(BaseModel):
     # Decompression-bomb guard: refuse images with more pixels than this.
     max_pixels: int = 50_000_000
+    # Decode-cost guard: an image over 16 MP stored in less than a byte per this many pixels is
+    # refused (flat PNG bombs); photos and screenshots stay far below it.
+    max_pixels_per_byte: float = 200.0
     max_bytes: int = 100 * 1024 * 1024
     # 0: decode at full size, so the PDQ hash equals the reference (C++, python-threatexchange) within
     # 2 bits. A reduced size (e.g. 512) hashes ~4x faster but 4-16 bits off: only for scanning nodes.
@@ -122,6 +125,30 @@ class ServiceSettings(BaseModel):
     index_refresh_s: float = Field(default=1.0, ge=0.0)
 
 
+class LimitsSettings(BaseModel):
+    # Bounds on hostile input (SECURITY.md, issue 15). Every refusal names the item and the limit.
+    # Request body of every route but the upload routes (those get service.max_upload_bytes),
+    # counted as it arrives, chunked bodies included, before any parsing or authentication.
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # `crossmatch bank import` / `scan` read JSONL "media" paths only as regular files under this
+    # folder (None: the JSONL file's own folder; --media-root overrides). HTTP imports read none.
+    import_media_root: Path | None = None
+    # A bank item keeps at most this many labels, each value at most this many characters; an
+    # item over them is a per-item error and the import goes on (as does a CSV cell over 128 KiB).
+    max_labels: int = Field(default=64, ge=1)
+    max_label_chars: int = Field(default=4096, ge=16)
+    # Texts are matched in full, in overlapping parts of text_part_chars characters, up to
+    # max_text_chars; past it the rest is not matched and the result says so (never "clean").
+    max_text_chars: int = Field(default=2_000_000, ge=1000)
+    text_part_chars: int = Field(default=100_000, ge=1000)
+    # A synchronous lookup hashes the parts of a long text for at most this long; the rest goes to
+    # the asynchronous path (a queued submission), and the answer says the item is not yet fully checked.
+    lookup_hash_budget_s: float = Field(default=10.0, ge=0.0)
+    # A submission that could not be fully checked (a hashing or matching error, a cut-off text):
+    # "review" opens a case saying so; "fail" only marks it failed. Both fire submission.scanned.
+    on_incomplete: Literal["review", "fail"] = "review"
+
+
 class ReviewSettings(BaseModel):
     # A reviewer's claim on a case lapses after this long, so an abandoned tab does not block the queue.
     claim_minutes: int = 15
@@ -163,6 +190,7 @@ class Settings(BaseSettings):
     keypoints: KeypointSettings = Field(default_factory=KeypointSettings)
     text_near: TextNearSettings = Field(default_factory=TextNearSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
     extra: dict[str, Any] = Field(default_factory=dict)

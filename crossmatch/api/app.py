@@ -19,6 +19,7 @@ from crossmatch.api import hma, hma_curation
 from crossmatch.exchange.scheduler import exchange_loops
 from crossmatch.web import admin_views as web_admin_views, views as web_views
 from crossmatch.api.errors import install_error_handlers
+from crossmatch.api.limits import BodyLimitMiddleware
 from crossmatch.api.metrics import Metrics, MetricsMiddleware
 from crossmatch.api.submissions import SubmissionService
 from crossmatch.audit.service import AuditLog
@@ -110,6 +111,8 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
         https_only=svc.https_only_cookies,
     )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    # Outermost: bodies are capped before any other middleware, parser or auth dependency sees them.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.limits.max_body_bytes, max_upload_bytes=svc.max_upload_bytes)
     install_error_handlers(app)
     app.include_router(routes_health.router)
     if svc.role == "worker":

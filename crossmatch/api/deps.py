@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from crossmatch.api.schemas import TextIn
 from crossmatch.errors import InvalidInput
-from crossmatch.items import sniff_kind
+from crossmatch.items import MAX_JSON_DEPTH, json_depth, sniff_kind
 from crossmatch.signals.base import Content
 
 # One request body, two shapes: documented in OpenAPI for the routes that take content.
@@ -46,6 +46,14 @@ class ContentIn:
     idempotency_key: str | None = None
 
 
+def loads_bounded(data: bytes) -> Any:
+    """``json.loads`` of a request body that refuses deep nesting with a 422 (json.loads recurses per level)."""
+    text = data.decode("utf-8")
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels; send {{\"text\": ...}} or {{\"url\": ...}}")
+    return json.loads(text)
+
+
 async def read_content(request: Request) -> ContentIn:
     """Content from a multipart upload (field ``file``) or a JSON body ``{"text"}`` / ``{"url"}``."""
     limit = request.app.state.settings.service.max_upload_bytes
@@ -57,7 +65,7 @@ async def read_content(request: Request) -> ContentIn:
         return await _from_form(request, limit)
     if ctype in ("application/json", ""):
         try:
-            body = json.loads(await request.body() or b"null")
+            body = loads_bounded(await request.body() or b"null")
             parsed = TextIn.model_validate(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InvalidInput("the body is not valid JSON; send {\"text\": ...} or upload a file as multipart field 'file'") from None
@@ -65,11 +73,13 @@ async def read_content(request: Request) -> ContentIn:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "body"
             raise InvalidInput(f"{where}: {first['msg']}") from None
-        item = parsed.item or ("text" if parsed.text is not None else (parsed.url or "url"))[:500]
+        item = (parsed.item or "").encode("utf-8", "replace").decode("utf-8") or ("text" if parsed.text is not None else (parsed.url or "url"))[:500]
         if parsed.text is not None:
-            content = Content(item, "text", text=parsed.text, data=parsed.text.encode("utf-8"))
+            # JSON may carry lone surrogates (\ud800), which no UTF-8 text has: replaced, not a 500.
+            data = parsed.text.encode("utf-8", "replace")
+            content = Content(item, "text", text=data.decode("utf-8"), data=data)
         else:
-            content = Content(item, "url", url=parsed.url)
+            content = Content(item, "url", url=parsed.url.encode("utf-8", "replace").decode("utf-8"))
         return ContentIn(content, parsed.source, parsed.idempotency_key)
     raise InvalidInput(f"content type {ctype!r} is not accepted: send application/json or multipart/form-data")
 

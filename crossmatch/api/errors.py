@@ -93,7 +93,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ValidationError, _pydantic)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(RecursionError, _too_deep)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def _too_deep(request: Request, exc: Exception) -> JSONResponse:
+    # A body nested thousands of levels deep exhausts a recursive parser: the input's fault, not ours.
+    log.warning("%s %s: input nested too deeply (%s)", request.method, request.url.path, exc)
+    return JSONResponse(error_body("InvalidInput", "the request nests too deeply to parse; flatten it"), status_code=422)
 
 
 def _domain_or_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import io
 import tempfile
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from crossmatch.banks.importers import import_path
 from crossmatch.banks.schemas import BankSpec
 from crossmatch.banks.service import ItemUpsert
 from crossmatch.errors import InvalidInput
+from crossmatch.items import NO_MEDIA, iter_records
 from crossmatch.signals.base import Signal
 
 router = APIRouter(prefix="/api/v1/banks", tags=["banks"], responses=ERROR_RESPONSES)
@@ -174,7 +175,8 @@ async def import_items(bank: str, request: Request, who: Principal = Depends(WRI
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"upload{suffix}"
             path.write_bytes(data)
-            report = import_path(state.settings, state.ctx.banks, state.ctx.registry, bank, path, source=source).to_json()
+            report = import_path(state.settings, state.ctx.banks, state.ctx.registry, bank, path, source=source,
+                                 media=NO_MEDIA).to_json()  # an upload never names files on this server
         for err in report["errors"]:  # name the uploaded file, not the server's temp path
             err["item"] = err["item"].replace(str(path), upload.filename or "upload")
         return report
@@ -186,14 +188,12 @@ async def import_items(bank: str, request: Request, who: Principal = Depends(WRI
 
 
 def _refuse_media_paths(data: bytes, name: str) -> None:
-    # An uploaded JSONL naming "media" files would make the server read its own disk.
-    for number, line in enumerate(data.splitlines(), start=1):
-        try:
-            record = json.loads(line) if line.strip() else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue  # the importer reports bad lines itself
+    # An uploaded JSONL naming "media" files would make the server read its own disk. The importer
+    # reads nothing for uploads anyway (NO_MEDIA); this refuses the whole upload early, through the
+    # importer's own line parser, so the two can never disagree on where a record starts.
+    for where, record in iter_records(io.BytesIO(data), name):
         if isinstance(record, dict) and record.get("media"):
-            raise InvalidInput(f"{name}:{number}: uploaded JSONL items may carry only text or url; "
+            raise InvalidInput(f"{where}: uploaded JSONL items may carry only text or url; "
                                "import media folders with `crossmatch bank import` on the server")
 
 

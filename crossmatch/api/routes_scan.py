@@ -51,7 +51,9 @@ async def lookup_content(request: Request, principal: Principal = Depends(requir
 def scan_within_budget(state, content: Content, owner: str) -> tuple[ScanResult, dict]:
     """The engine's scan with the deep pass bounded by ``service.deep_budget_s``; an unfinished
     deep pass continues as a queued submission.  Returns the result and what became of the deep pass."""
-    result = state.ctx.engine.scan(content, deadline=time.time() + state.settings.service.deep_budget_s)
+    now = time.time()
+    result = state.ctx.engine.scan(content, deadline=now + state.settings.service.deep_budget_s,
+                                   hash_deadline=now + state.settings.limits.lookup_hash_budget_s)
     if not result.incomplete:
         status = "done" if result.deep else "off" if content.kind in ("image", "video") and not result.matches else "not_needed"
         return result, {"status": status}

@@ -27,7 +27,9 @@ class TextIn(BaseModel):
     """Text or a URL to hash / look up / submit (files go as multipart field ``file``)."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str | None = Field(None, max_length=1_000_000)
+    # No length limit here: the body cap bounds it, and a long text is matched in parts up to
+    # limits.max_text_chars (past it the answer says the item was not fully checked).
+    text: str | None = None
     url: str | None = Field(None, max_length=8192)
     item: str | None = Field(None, max_length=500, description="A name for the content in results")
     source: str | None = Field(None, max_length=200)

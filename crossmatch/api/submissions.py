@@ -189,15 +189,16 @@ class SubmissionService:
 
     def _record_in(self, row: Submission, token: str, content: Content | None, outcome: ScanResult | str) -> None:
         with self._sessions.begin() as session:
-            if isinstance(outcome, str):
-                values: dict[str, Any] = {"status": "failed", "error": outcome}
-            else:
-                case_id = None
-                if self.review is not None and outcome.error is None and self._actions.wants_review(outcome):
-                    case_id = self.review.open_case(outcome, content, str(row.id), row.source, session=session)
-                action_ids = self._actions.on_scan(outcome, row.id, case_id, session=session)
-                values = {"status": "failed" if outcome.error else "done", "result": outcome.to_json(),
-                          "case_id": case_id, "action_ids": action_ids, "error": outcome.error}
+            if isinstance(outcome, str):  # the scan itself failed: an unchecked item, never a clean one
+                outcome = ScanResult(row.item, row.kind, error=outcome)
+            case_id = None
+            # Fail closed: an item not fully checked goes to a reviewer (limits.on_incomplete), like a match.
+            unchecked = not outcome.complete and self.settings.limits.on_incomplete == "review"
+            if self.review is not None and (self._actions.wants_review(outcome) or unchecked):
+                case_id = self.review.open_case(outcome, content, str(row.id), row.source, session=session)
+            action_ids = self._actions.on_scan(outcome, row.id, case_id, session=session)
+            values: dict[str, Any] = {"status": "failed" if outcome.error else "done", "result": outcome.to_json(),
+                                      "case_id": case_id, "action_ids": action_ids, "error": outcome.error}
             values.update(finished_at=utcnow(), lease_until=None, lease_token=None)
             if self.settings.keep_media and row.spool_path:
                 values["media_expires_at"] = utcnow() + timedelta(days=self.settings.media_retention_days)

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from pydantic import ValidationError
+
 from crossmatch.banks.schemas import ItemLabels
 from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.hashing import BatchHasher
-from crossmatch.items import ItemError, iter_jsonl, walk_files, content_from_file
+from crossmatch.items import ItemError, MediaRoot, iter_jsonl, walk_files, content_from_file
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, InvalidSignal, Signal
 from crossmatch.signals.registry import SignalRegistry, UnknownSignalType
@@ -60,19 +62,23 @@ def import_path(
     path: Path,
     progress: Progress = lambda n: None,
     source: str | None = None,
+    *,
+    media: MediaRoot | None,
 ) -> ImportReport:
+    """Import ``path`` into a bank.  ``media`` says where JSONL ``"media"`` paths may be read:
+    ``NO_MEDIA`` for uploads (never the server's disk), None for the JSONL file's own folder."""
     banks.get_bank(bank_name)  # fail fast, before reading anything
     report = ImportReport()
     suffix = path.suffix.lower()
     if path.is_dir():
         entries = _folder_entries(path)
     elif suffix == ".jsonl":
-        entries = iter_jsonl(path)
+        entries = iter_jsonl(path, media)
     elif suffix == ".csv":
-        _flush_all(banks, bank_name, _csv_items(path, registry, report, source), report, progress)
+        _flush_all(banks, bank_name, _csv_items(path, registry, report, source, settings), report, progress)
         return report
     elif suffix == ".json" and path.is_file():
-        _flush_all(banks, bank_name, _stix_items(path, registry, report, source), report, progress)
+        _flush_all(banks, bank_name, _stix_items(path, registry, report, source, settings), report, progress)
         return report
     elif path.is_file():
         entries = iter([content_from_file(path, path.name)])
@@ -120,13 +126,15 @@ def _hashed_items(
         if not signals:
             report.errors.append(ItemError(content.item, f"no signal could be made from this {content.kind}"))
             continue
-        labels = dict(content.labels)
-        if source and "source" not in labels:
-            labels["source"] = source
-        yield ItemUpsert(content.item, signals, ItemLabels(**labels).compact(), content.kind)
+        labels = _labels(content.labels, source, settings)
+        if isinstance(labels, str):
+            report.errors.append(ItemError(content.item, labels))
+            continue
+        yield ItemUpsert(content.item, signals, labels, content.kind)
 
 
-def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, source: str | None) -> Iterator[ItemUpsert]:
+def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, source: str | None,
+               settings: Settings) -> Iterator[ItemUpsert]:
     """Rows ``signal_type,signal[,id][,label columns...]``; rows sharing an id form one item."""
     try:
         handle = path.open("r", encoding="utf-8-sig", newline="")
@@ -139,6 +147,11 @@ def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, sourc
             header = reader.fieldnames or []
         except (csv.Error, UnicodeDecodeError) as exc:
             report.errors.append(ItemError(str(path), f"not a readable CSV: {exc}"))
+            return
+        limit = settings.limits.max_labels + len(CSV_REQUIRED) + 1
+        if len(header) > limit:
+            report.errors.append(ItemError(str(path), f"CSV has {len(header)} columns; at most {limit} are allowed "
+                                                      f"(signal_type, signal, id and limits.max_labels label columns)"))
             return
         missing = [c for c in CSV_REQUIRED if c not in header]
         if missing:
@@ -153,7 +166,11 @@ def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, sourc
                 row = next(reader)
             except StopIteration:
                 break
-            except (csv.Error, UnicodeDecodeError) as exc:
+            except csv.Error as exc:  # e.g. a cell over the field limit: this row only, the import goes on
+                line = max(line + 1, reader.line_num)
+                report.errors.append(ItemError(f"{path}:{line}", f"unreadable row: {exc}"))
+                continue
+            except UnicodeDecodeError as exc:
                 report.errors.append(ItemError(f"{path}:{line + 1}", f"unreadable row: {exc}"))
                 break  # the stream position is unknown after a decode error
             line = reader.line_num
@@ -164,20 +181,23 @@ def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, sourc
                 report.errors.append(ItemError(where, str(exc)))
                 continue
             item_id = (row.get("id") or "").strip() or f"{signal.type}:{signal.value}"
-            labels = {k: v for k, v in row.items() if k not in (*CSV_REQUIRED, "id") and k and v not in (None, "")}
-            if source and "source" not in labels:
-                labels["source"] = source
+            labels = _labels({k: v for k, v in row.items() if k not in (*CSV_REQUIRED, "id") and k and v not in (None, "")},
+                             source, settings)
+            if isinstance(labels, str):
+                report.errors.append(ItemError(where, labels))
+                continue
             if pending is not None and pending.external_id == item_id:
                 pending.signals.append(signal)
                 continue
             if pending is not None:
                 yield pending
-            pending = ItemUpsert(item_id, [signal], ItemLabels(**labels).compact(), None)
+            pending = ItemUpsert(item_id, [signal], labels, None)
         if pending is not None:
             yield pending
 
 
-def _stix_items(path: Path, registry: SignalRegistry, report: ImportReport, source: str | None) -> Iterator[ItemUpsert]:
+def _stix_items(path: Path, registry: SignalRegistry, report: ImportReport, source: str | None,
+                settings: Settings) -> Iterator[ItemUpsert]:
     """A STIX 2.1 bundle's indicators, read by the STIX exchange's reader; anything else named .json is refused."""
     from crossmatch.exchange.base import SourceError
     from crossmatch.exchange.stix_io import read_bundle
@@ -207,10 +227,29 @@ def _stix_items(path: Path, registry: SignalRegistry, report: ImportReport, sour
                 report.errors.append(ItemError(item_id, str(exc)))
         if not signals:
             continue
-        labels = dict(update.labels)
-        if source and "source" not in labels:
-            labels["source"] = source
-        yield ItemUpsert(item_id, signals, ItemLabels(**labels).compact(), update.content_kind)
+        labels = _labels(update.labels, source, settings)
+        if isinstance(labels, str):
+            report.errors.append(ItemError(item_id, labels))
+            continue
+        yield ItemUpsert(item_id, signals, labels, update.content_kind)
+
+
+def _labels(given: dict, source: str | None, settings: Settings) -> dict | str:
+    """An item's labels, checked against ``limits`` (a per-item error message instead when they break one)."""
+    limits = settings.limits
+    if len(given) > limits.max_labels:
+        return f"item has {len(given)} labels; at most {limits.max_labels} are allowed (limits.max_labels)"
+    for key, value in given.items():
+        if len(str(key)) > 200 or len(str(value)) > limits.max_label_chars:
+            return (f"label {str(key)[:40]!r} is over {limits.max_label_chars} characters (limits.max_label_chars) "
+                    "or its name over 200; shorten it")
+    labels = dict(given)
+    if source and "source" not in labels:
+        labels["source"] = source
+    try:
+        return ItemLabels(**labels).compact()
+    except (ValidationError, TypeError) as exc:
+        return f"labels are not valid ({str(exc).splitlines()[0][:200]}); label values are strings"
 
 
 def _csv_signal(row: dict, registry: SignalRegistry) -> Signal:

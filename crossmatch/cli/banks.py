@@ -222,6 +222,8 @@ def import_cmd(
     paths: list[Path] = typer.Argument(..., metavar="PATH", help="Folders of files, JSONL item lists, hash-list CSVs "
                                        "(signal_type,signal,...), STIX 2.1 bundles (.json); - reads paths or JSONL records from standard input."),
     source: Optional[str] = typer.Option(None, "--source", metavar="NAME", help="Label every imported item with this source."),
+    media_root: Optional[Path] = typer.Option(None, "--media-root", metavar="DIR", help="Read JSONL \"media\" paths only as "
+                                              "regular files under DIR (default: limits.import_media_root, else each list's folder)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import items into a bank; rerunning an interrupted import neither duplicates nor loses items.
@@ -230,9 +232,12 @@ def import_cmd(
     import format, exits 2.
     """
     from crossmatch.banks.importers import ImportReport, import_entries, import_path
+    from crossmatch.items import MediaRoot
 
     check_readable(paths, as_json)
     with opened(ctx, as_json) as cx:
+        root = media_root or cx.settings.limits.import_media_root
+        media = MediaRoot(root) if root else None
         cx.banks.get_bank(name)
         totals = {"added": 0, "updated": 0, "unchanged": 0, "errors": 0}
         refused = []
@@ -240,9 +245,9 @@ def import_cmd(
             label = "standard input" if str(path) == STDIN else path.name
             with progress_bar(f"importing {label}", enabled=not as_json) as advance:
                 if str(path) == STDIN:
-                    report = import_entries(cx.settings, cx.banks, cx.registry, name, stdin_entries(), ImportReport(), advance, source)
+                    report = import_entries(cx.settings, cx.banks, cx.registry, name, stdin_entries(media_root=root), ImportReport(), advance, source)
                 else:
-                    report = import_path(cx.settings, cx.banks, cx.registry, name, path, advance, source)
+                    report = import_path(cx.settings, cx.banks, cx.registry, name, path, advance, source, media=media)
             for error in report.errors:
                 if as_json:
                     emit_json({"item": error.item, "error": error.error})

@@ -8,7 +8,6 @@ stay per-item error records, and the batch goes on.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -38,34 +37,33 @@ def check_readable(paths: Iterable[Path], as_json: bool) -> None:
             raise fail(f"{message}; check the path (nothing was read)")
 
 
-def stdin_entries(lines: Iterable[str] | None = None) -> Iterator[Any]:
+def stdin_entries(lines: Iterable[str] | None = None, media_root: Path | None = None) -> Iterator[Any]:
     """Items from standard input, one a line: a JSONL item record, or a path (file or folder).
 
-    Media paths in records, and relative paths, are relative to the current directory.
+    Relative paths are relative to the current directory; media paths in records must lie
+    under ``media_root`` (default: the current directory).
     """
-    from crossmatch.items import ItemError, item_from_record, iter_contents
+    from crossmatch.items import ItemError, MediaRoot, item_from_record, iter_contents, parse_record
 
+    media = MediaRoot(media_root or Path.cwd())
     for number, line in enumerate(sys.stdin if lines is None else lines, start=1):
         text = line.strip()
         if not text:
             continue
         if text.startswith("{"):
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield ItemError(f"stdin:{number}", f"line is not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            yield item_from_record(record, Path.cwd(), f"stdin:{number}")
+            record = parse_record(text.encode("utf-8", "surrogatepass"), f"stdin:{number}")
+            yield record if isinstance(record, ItemError) else item_from_record(record, media, f"stdin:{number}")
         else:
-            yield from iter_contents([Path(text)])
+            yield from iter_contents([Path(text)], media if media_root else None)
 
 
-def iter_inputs(paths: Iterable[Path]) -> Iterator[Any]:
-    """Every item named by ``paths``; ``-`` reads paths or JSONL records from standard input."""
-    from crossmatch.items import iter_contents
+def iter_inputs(paths: Iterable[Path], media_root: Path | None = None) -> Iterator[Any]:
+    """Every item named by ``paths``; ``-`` reads paths or JSONL records from standard input.
+    Media named by JSONL records is read only under ``media_root`` (default: each list's folder)."""
+    from crossmatch.items import MediaRoot, iter_contents
 
     for path in paths:
         if str(path) == STDIN:
-            yield from stdin_entries()
+            yield from stdin_entries(media_root=media_root)
         else:
-            yield from iter_contents([path])
+            yield from iter_contents([path], MediaRoot(media_root) if media_root else None)

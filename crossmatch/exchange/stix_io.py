@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 import stix2
-from stix2.exceptions import STIXError
 
 from crossmatch.exchange.base import Checkpoint, Delta, SourceError, Update
 from crossmatch.items import ItemError
@@ -83,13 +82,15 @@ def read_bundle(raw: Any) -> tuple[list[Update], list[ItemError]]:
         where = obj.get("id", f"object #{number}") if isinstance(obj, dict) else f"object #{number}"
         try:
             parsed = stix2.parse(obj, allow_custom=True, version="2.1")
-        except (STIXError, ValueError, TypeError, KeyError) as exc:
-            errors.append(ItemError(str(where), f"invalid STIX object: {exc}"))
+            if not isinstance(parsed.get("id"), str) or not isinstance(parsed.get("type"), str):
+                raise ValueError("object has no string id and type")
+        except Exception as exc:  # noqa: BLE001 - stix2 raises many kinds; one bad object fails alone, never the sync
+            errors.append(ItemError(str(where)[:300], f"invalid STIX object: {type(exc).__name__}: {str(exc)[:300]}"))
             continue
         objects[parsed["id"]] = parsed
     related: dict[str, list[Any]] = {}
     for obj in objects.values():
-        if obj["type"] == "relationship" and obj["source_ref"] in objects and obj["target_ref"] in objects:
+        if obj["type"] == "relationship" and obj.get("source_ref") in objects and obj.get("target_ref") in objects:
             target = objects[obj["target_ref"]]
             related.setdefault(obj["source_ref"], []).append(target)
     updates: list[Update] = []
@@ -98,14 +99,19 @@ def read_bundle(raw: Any) -> tuple[list[Update], list[ItemError]]:
             continue
         try:
             updates.append(_indicator_update(obj, related.get(obj["id"], [])))
-        except ValueError as exc:
-            errors.append(ItemError(obj["id"], str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a malformed indicator is this indicator's error only
+            detail = str(exc) if isinstance(exc, ValueError) else f"malformed indicator ({type(exc).__name__}: {str(exc)[:200]})"
+            errors.append(ItemError(obj["id"], detail))
     return updates, errors
 
 
 def _indicator_update(obj: Any, related: list[Any]) -> Update:
     exact = obj.get("x_crossmatch_signals")
     if exact:
+        if not isinstance(exact, list) or not all(isinstance(s, dict) and isinstance(s.get("type"), str)
+                                                  and isinstance(s.get("value"), str) and isinstance(s.get("meta") or {}, dict)
+                                                  for s in exact):
+            raise ValueError("x_crossmatch_signals must be a list of {type, value, quality?, meta?} objects")
         signals: list[Any] = [Signal(s["type"], s["value"], s.get("quality"), s.get("meta") or {}) for s in exact]
     else:
         if obj.get("pattern_type") != "stix":

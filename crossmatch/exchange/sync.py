@@ -136,7 +136,8 @@ class Syncer:
                 if sig.meta.get("quantized"):
                     sig = dequantize(sig)
                 signals.append(Signal(sig.type, self._registry.get(sig.type).validate(sig.value), sig.quality, sig.meta))
-            except (InvalidSignal, RegistryError, InvalidInput) as exc:  # unknown types are InvalidInput
+            except (InvalidSignal, RegistryError, InvalidInput, ValueError, TypeError, KeyError, AttributeError) as exc:
+                # unknown types are InvalidInput; a malformed value or meta fails this signal alone, not the sync
                 report.errors.append(ItemError(upd.key, str(exc)))
         if not signals:
             if upd.signals:

@@ -16,6 +16,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from crossmatch.settings import ImageSettings
 from crossmatch.signals.base import ContentError
 
+SMALL_IMAGE_PIXELS = 16_000_000  # below this, any compression ratio is cheap enough to decode
+
 
 _EXIF_ORIENTATION = 0x0112
 
@@ -42,6 +44,14 @@ def open_image(data: bytes, item: str, settings: ImageSettings, max_side: int | 
                     f"{settings.max_pixels}-pixel limit (possible decompression bomb); raise "
                     "image.max_pixels only for trusted input"
                 )
+            pixels_per_byte = width * height / len(data)
+            if width * height > SMALL_IMAGE_PIXELS and pixels_per_byte > settings.max_pixels_per_byte:
+                # Decoding costs per pixel: a huge canvas in a tiny file (a 46 KB 7000x7000 PNG took 8 s)
+                # is a cost bomb, not a picture; real photos store far more than a byte per 100 pixels.
+                raise ContentError(
+                    f"{item}: image is {width}x{height} pixels in only {len(data)} bytes ({pixels_per_byte:.0f} pixels "
+                    f"per byte, over image.max_pixels_per_byte={settings.max_pixels_per_byte}); refused as a "
+                    "decompression bomb: it was not checked")
             if max_side and img.format == "JPEG" and max(width, height) > max_side:
                 # draft() keeps both sides >= the request, so ask for the aspect-correct target.
                 scale = max_side / max(width, height)

@@ -40,6 +40,8 @@ SORTS = {
 }
 STATUS_FILTERS = {"pending": OPEN_STATUSES, "decided": FINAL_STATUSES, **{s: (s,) for s in OPEN_STATUSES + FINAL_STATUSES}}
 MAX_SIGNALS = 200  # query signals kept per case (enough for dihedral PDQ, text chunks)
+# The bank column of a case opened because the item could not be fully checked (no match to show).
+UNCHECKED_BANK = "(not fully checked)"
 
 
 class ReviewService:
@@ -55,13 +57,15 @@ class ReviewService:
         self, result: ScanResult, content: Content | None, submission_id: str | None = None, source: str | None = None,
         session: Session | None = None,
     ) -> int | None:
-        """A case for scanned content with block matches; None when nothing matched a block bank.
+        """A case for scanned content with block matches, or for content that could not be fully
+        checked (``result.complete`` false: fail closed); None when it was checked and nothing
+        matched a block bank.
 
         With ``session`` the case commits with the caller's transaction (a submission's scan).
         """
         block = [m for m in result.matches if m.bank_kind == "block"]
         if not block:
-            return None
+            return self._open_unchecked(result, content, submission_id, source, session) if not result.complete else None
         bank_labels = {b.name: b.labels or {} for b in self._banks.list_banks()}
         rows = [
             CaseMatch(
@@ -97,6 +101,20 @@ class ReviewService:
                 # Written once the case has committed, so a rolled-back or killed workflow leaves no
                 # media behind; a crash in between leaves a case without its preview, never a stray copy.
                 on_commit(tx, lambda: _write_preview(path, preview))
+            return case.id
+
+    def _open_unchecked(self, result: ScanResult, content: Content | None, submission_id: str | None,
+                        source: str | None, session: Session | None) -> int:
+        """A case with no match: the item could not be fully checked, so a person looks at it."""
+        why = [f"not fully checked: {result.error}"] if result.error else []
+        why += [f"not fully checked: {stage} did not run" for stage in result.incomplete]
+        with transaction(self._sessions, session) as tx:
+            case = Case(status="open", item=result.item[:2000], kind=result.kind, submission_id=submission_id, source=source,
+                        severity=0, strength=0.0, bank=UNCHECKED_BANK, bank_labels="", language=None,
+                        signals=[s.to_json() for s in result.signals[:MAX_SIGNALS]],
+                        warnings=why + list(result.warnings), matches=[])
+            tx.add(case)
+            tx.flush()
             return case.id
 
     def _preview(self, content: Content, result: ScanResult) -> bytes | None:

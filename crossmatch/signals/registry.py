@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from typing import Callable, Iterable
 
 from crossmatch.errors import InvalidInput
-from crossmatch.settings import Settings
+from crossmatch.settings import LimitsSettings, Settings, TextSettings
 from crossmatch.signals.base import SignalType
 
 GROUP = "crossmatch.signal_types"
@@ -34,7 +34,12 @@ class SignalRegistry:
     libraries and models.
     """
 
-    def __init__(self, types: Iterable[SignalType] = (), factories: dict[str, Callable[[], SignalType]] | None = None) -> None:
+    def __init__(self, types: Iterable[SignalType] = (), factories: dict[str, Callable[[], SignalType]] | None = None,
+                 text_part_chars: int | None = None, max_text_chars: int | None = None) -> None:
+        # How hashing splits a long text (crossmatch/hashing.py): parts of at most text_part_chars
+        # characters, max_text_chars in all; the types' own limit (text.max_chars) is one part.
+        self.text_part_chars = text_part_chars or min(TextSettings().max_chars, LimitsSettings().text_part_chars)
+        self.max_text_chars = max_text_chars or LimitsSettings().max_text_chars
         self._types: dict[str, SignalType] = {}
         self._factories: dict[str, Callable[[], SignalType]] = dict(factories or {})
         self._building = threading.Lock()  # request threads may ask for an unbuilt type at once
@@ -84,4 +89,5 @@ class SignalRegistry:
             if ep.name in factories:
                 raise RegistryError(f"signal type {ep.name!r} is provided by two plugins ({ep.value})")
             factories[ep.name] = (lambda ep=ep: ep.load()(settings))
-        return cls(factories=factories)
+        return cls(factories=factories, text_part_chars=min(settings.text.max_chars, settings.limits.text_part_chars),
+                   max_text_chars=settings.limits.max_text_chars)

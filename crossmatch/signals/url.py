@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from crossmatch.settings import Settings
-from crossmatch.signals.base import Content, InvalidSignal, Signal
+from crossmatch.signals.base import Content, ContentError, InvalidSignal, Signal
 from crossmatch.signals.exact import EqualityMatching
 
 # URLs inside posts: explicit schemes or www. hosts (bare domains are too ambiguous in prose).
@@ -26,12 +26,15 @@ def canonical_url(raw: str) -> str:
     'https://example.com/a/b?id=3'
     """
     raw = raw.strip()
-    parts = urlsplit(raw if "://" in raw else "https://" + raw)
-    if not parts.hostname or not _HOST.fullmatch(parts.hostname):
+    try:  # urllib raises ValueError for a bad port or a broken IPv6 literal: one bad link, not a crash
+        parts = urlsplit(raw if "://" in raw else "https://" + raw)
+        hostname, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise InvalidSignal(f"not a URL: {raw[:80]!r} ({exc})") from None
+    if not hostname or not _HOST.fullmatch(hostname):
         raise InvalidSignal(f"not a URL: {raw[:80]!r}")
     scheme = "https" if parts.scheme in ("http", "https") else parts.scheme.lower()
-    host = parts.hostname.lower().removeprefix("www.")
-    port = parts.port
+    host = hostname.lower().removeprefix("www.")
     if ":" in host:  # IPv6 literals keep their brackets
         host = f"[{host}]"
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
@@ -51,8 +54,13 @@ class UrlType(EqualityMatching):
     def hash(self, content: Content) -> list[Signal]:
         """The item's own URL and every link in its text, canonicalised and de-duplicated."""
         raw = [content.url] if content.url else []
+        if content.kind == "url" and content.url:
+            try:  # a URL item that is no URL was not checked: say so rather than answer "no match"
+                canonical_url(content.url)
+            except InvalidSignal as exc:
+                raise ContentError(f"{content.item}: {exc}; send a URL like https://example.com/path") from None
         if content.text:
-            raw += [m.group(0).rstrip(_TRAILING) for m in _URL_IN_TEXT.finditer(content.text[:1_000_000])]
+            raw += [m.group(0).rstrip(_TRAILING) for m in _URL_IN_TEXT.finditer(content.text)]
         values: dict[str, None] = {}
         for url in raw:
             try:
