@@ -128,6 +128,17 @@ class ReviewSettings(BaseModel):
     preview_side: int = 480  # kept media previews are downscaled to this many pixels
 
 
+class SecuritySettings(BaseModel):
+    """Sign-in throttle and password hashing bounds (issue 15; see SECURITY.md)."""
+
+    signin_failures_per_account_address: int = Field(default=5, ge=0)  # 0: no limit
+    signin_failures_per_account: int = Field(default=20, ge=0)
+    signin_failures_per_address: int = Field(default=50, ge=0)
+    signin_window_s: float = Field(default=900.0, gt=0)
+    password_hashing_concurrency: int = Field(default=2, ge=1)  # argon2 checks at once (64 MiB each)
+    password_hashing_wait_s: float = Field(default=2.0, ge=0)
+
+
 class ExchangeSettings(BaseModel):
     # HMA-compatible routes (/h, /m, /c) without a token: only for a closed network that HMA clients already trust.
     hma_anonymous: bool = False
@@ -165,6 +176,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     extra: dict[str, Any] = Field(default_factory=dict)
     # Where the TOML file was read from (None: none), for `crossmatch config show`.
     config_file: Path | None = None

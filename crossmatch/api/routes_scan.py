@@ -42,7 +42,7 @@ async def lookup_content(request: Request, principal: Principal = Depends(requir
     given = await read_content(request)
     state = request.app.state
     async with state.admission.slot():
-        result, deep_pass = await run_in_threadpool(scan_within_budget, state, given.content, principal.name)
+        result, deep_pass = await run_in_threadpool(scan_within_budget, state, given.content, principal.actor)
     return lookup_json(result, deep_pass, principal, state.settings.service.expose_allow_matches)
 
 
