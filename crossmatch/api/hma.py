@@ -187,11 +187,24 @@ async def lookup_post(request: Request, banks: str | None = None, seed: str | No
     return await run_in_threadpool(_answer, run)
 
 
+async def json_body(request: Request, empty: bytes = b"null") -> Any:
+    """A JSON body, only when sent as JSON: a cross-site ``text/plain`` form must not pass for one (issue 15, 13)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json" and not ctype.endswith("+json"):
+        raise HmaError(415, f"this endpoint expects a JSON body sent as Content-Type: application/json, not {ctype or 'none'!r}")
+    try:
+        return json.loads(await request.body() or empty)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise HmaError(400, "this endpoint expects a json object payload") from None
+
+
 @router.post("/m/compare")
 async def compare(request: Request, _: Any = MATCH) -> JSONResponse:
     try:
-        body = json.loads(await request.body() or b"null")
-    except json.JSONDecodeError:
+        body = await json_body(request)
+    except HmaError as exc:
+        if exc.status != 400:
+            return JSONResponse({"message": str(exc)}, status_code=exc.status)
         body = None
 
     def run() -> dict:

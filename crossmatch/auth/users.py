@@ -85,18 +85,19 @@ class UserService:
         return Principal(row.username, row.role, "session")
 
     def _check(self, stored: str, password: str) -> bool:
-        with self._hashing_slot():
+        with self.hashing_slot():
             try:
                 return self._hasher.verify(stored, password)
             except (VerificationError, InvalidHashError):
                 return False
 
     def _hash(self, password: str) -> str:
-        with self._hashing_slot():
+        with self.hashing_slot():
             return self._hasher.hash(password)
 
     @contextmanager
-    def _hashing_slot(self) -> Iterator[None]:
+    def hashing_slot(self) -> Iterator[None]:
+        """One of the few argon2 slots, or PasswordBusy after a short wait."""
         if not self._hashing.acquire(timeout=self._hashing_wait_s):
             raise PasswordBusy("too many sign-ins are being checked at once; retry in a second", 1.0)
         try:
