@@ -95,7 +95,9 @@ class ServiceSettings(BaseModel):
     webhook_max_attempts: int = 8
     webhook_backoff_s: float = 2.0  # first retry after this, doubling each time
     webhook_backoff_max_s: float = 3600.0
-    webhook_timeout_s: float = 10.0
+    webhook_timeout_s: float = 10.0  # total deadline of one delivery request (connect, send, answer)
+    webhook_concurrency: int = Field(default=2, ge=1)  # requests in flight per webhook; webhooks run side by side
+    webhook_egress: Literal["any", "public"] = "any"  # public: no loopback/private/link-local receivers (SECURITY.md)
     worker_poll_s: float = 1.0
     background_workers: bool = True  # False: no background loops at all (tests drive them by hand)
     # Which loops a server process runs: "api" serves lookups and the UI, "worker" runs submissions,

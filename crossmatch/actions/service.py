@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crossmatch.actions.egress import check_destination
 from crossmatch.actions.models import Action, Webhook
 from crossmatch.actions.policy import policy_from_options
 from crossmatch.banks.service import BankService
@@ -137,6 +138,7 @@ class ActionService:
         secret = secret or secrets.token_urlsafe(32)
         if len(secret) < 16:
             raise InvalidInput("a webhook secret must be at least 16 characters")
+        check_destination(check_url(url), self.settings.service.webhook_egress)
         row = Webhook(name=name, url=check_url(url), secret=secret, events=check_events(events or DEFAULT_EVENTS), enabled=True)
         try:
             with self._sessions.begin() as session:
@@ -164,6 +166,7 @@ class ActionService:
                 raise NotFound(f"no webhook with id {webhook_id}; see GET /api/v1/webhooks")
             if changes.get("url") is not None:
                 row.url = check_url(changes["url"])
+                check_destination(row.url, self.settings.service.webhook_egress)
             if changes.get("events") is not None:
                 row.events = check_events(changes["events"])
             if changes.get("enabled") is not None:

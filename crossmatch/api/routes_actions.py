@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from crossmatch.actions.egress import redact_url
 from crossmatch.api.errors import ERROR_RESPONSES
 from crossmatch.api.schemas import ActionOut, Offset, RetriedOut, RowId, WebhookIn, WebhookOut, WebhookPatch
 from crossmatch.auth.dependencies import require_role
@@ -24,7 +25,7 @@ def list_webhooks(request: Request) -> list[dict]:
              summary="Add a webhook; the response carries its signing secret, shown only once")
 def create_webhook(body: WebhookIn, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
     hook, secret = request.app.state.actions.create_webhook(body.name, body.url, body.events, body.secret)
-    request.app.state.audit.record(who.actor, "webhook.create", body.name, {"url": body.url, "events": hook["events"]})
+    request.app.state.audit.record(who.actor, "webhook.create", body.name, {"url": redact_url(body.url), "events": hook["events"]})
     return {**hook, "secret": secret}
 
 
@@ -40,6 +41,8 @@ def update_webhook(webhook_id: RowId, body: WebhookPatch, request: Request, who:
     changes = body.model_dump(exclude_none=True)
     hook = request.app.state.actions.update_webhook(webhook_id, **changes)
     changes.pop("secret", None)
+    if "url" in changes:
+        changes["url"] = redact_url(changes["url"])  # receivers' credentials never reach the audit trail
     request.app.state.audit.record(who.actor, "webhook.update", hook["name"], changes)
     return hook
 
