@@ -88,12 +88,29 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    _document_validation_errors(app)
     for kind in {kind for kind, _ in STATUS} | {CrossmatchError}:
         app.add_exception_handler(kind, _domain_or_unexpected)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ValidationError, _pydantic)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    """OpenAPI's 422 says what ``_validation`` really answers ({"error", "detail"}), not FastAPI's list shape."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        fresh = app.openapi_schema is None
+        schema = generate()
+        schemas = schema.get("components", {}).get("schemas", {})
+        if fresh and "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = {**ErrorOut.model_json_schema(), "title": "HTTPValidationError"}
+            schemas.pop("ValidationError", None)
+        return schema
+
+    app.openapi = openapi
 
 
 def _domain_or_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -18,10 +18,12 @@ from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from crossmatch.api.schemas import ErrorOut
 from crossmatch.auth.dependencies import require_role
 from crossmatch.errors import Conflict, CrossmatchError, NotFound
 from crossmatch.signals.base import Content, ContentError, InvalidSignal, Signal
@@ -45,7 +47,23 @@ def _auth(*roles: str) -> Callable[..., Any]:
     return Depends(dependency)
 
 
-router = APIRouter(tags=["hma-compat"])
+class HmaMessage(BaseModel):
+    message: str
+
+
+# What the HMA routes really answer, so the OpenAPI schema matches behaviour (issue 15, finding 20):
+# HMA's {"message"} for its own errors, crossmatch's {"error", "detail"} for auth, validation and load.
+_EITHER = {"anyOf": [{"$ref": "#/components/schemas/HmaMessage"}, {"$ref": "#/components/schemas/ErrorOut"}]}
+HMA_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": HmaMessage, "description": "Malformed input (HMA answers 400 to any bad request)"},
+    401: {"model": ErrorOut, "description": "No or bad credentials"},
+    403: {"description": "Role not allowed, or (HMA) the bank already exists", "content": {"application/json": {"schema": _EITHER}}},
+    404: {"model": HmaMessage, "description": "No such bank or content"},
+    415: {"model": HmaMessage, "description": "A JSON body not sent as application/json"},
+    429: {"model": ErrorOut, "description": "Rate limited"},
+    503: {"model": ErrorOut, "description": "At capacity: retry after Retry-After seconds"},
+}
+router = APIRouter(tags=["hma-compat"], responses=HMA_RESPONSES)
 HASH, MATCH, CURATE = _auth("hasher", "matcher"), _auth("matcher"), _auth("curator")
 
 

@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from crossmatch.api.hma import json_body, CURATE, RATIO, ContentId, HmaError, _answer, _hash_or_error
+from crossmatch.api.hma import HMA_RESPONSES, json_body, CURATE, RATIO, ContentId, HmaError, _answer, _hash_or_error
 from crossmatch.banks.schemas import BankSpec
 from crossmatch.banks.service import ItemUpsert
 from crossmatch.signals.base import InvalidSignal, Signal
 from crossmatch.store.models import BankItem
 
-router = APIRouter(tags=["hma-compat"])
+router = APIRouter(tags=["hma-compat"], responses=HMA_RESPONSES)
 
 
 # -- curation ------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from crossmatch.audit.service import as_utc
 from crossmatch.auth.models import ApiToken
 from crossmatch.auth.roles import Principal, check_role
 from crossmatch.errors import Conflict, InvalidInput, NotFound
@@ -49,7 +50,7 @@ class TokenInfo:
             "role": self.role,
             "prefix": self.prefix,
             "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
+            "created_at": as_utc(self.created_at).isoformat(),
             "revoked": self.revoked,
         }
 

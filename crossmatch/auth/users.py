@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from crossmatch.audit.service import as_utc
 from crossmatch.auth.models import User
 from crossmatch.auth.roles import PasswordBusy, Principal, check_role
 from crossmatch.errors import Conflict, InvalidInput, NotFound
@@ -32,7 +33,7 @@ class UserInfo:
     created_at: datetime
 
     def to_json(self) -> dict:
-        return {"id": self.id, "username": self.username, "role": self.role, "enabled": self.enabled, "created_at": self.created_at.isoformat()}
+        return {"id": self.id, "username": self.username, "role": self.role, "enabled": self.enabled, "created_at": as_utc(self.created_at).isoformat()}
 
 
 def _info(row: User) -> UserInfo:
