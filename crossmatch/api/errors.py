@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossmatch.api.admission import Overloaded
@@ -82,6 +83,12 @@ def _pydantic(request: Request, exc: ValidationError) -> JSONResponse:
     return JSONResponse(error_body("InvalidInput", f"{where}: {first.get('msg', 'invalid')}"), status_code=422)
 
 
+def _database_refused(request: Request, exc: DataError) -> JSONResponse:
+    # The caller's value, not the server: PostgreSQL refuses NUL characters in text, and values past a column's size.
+    reason = "a NUL character" if "NUL" in str(exc.orig) else "a value the database cannot store (too long, or out of range)"
+    return JSONResponse(error_body("InvalidInput", f"this request carries {reason}; remove or shorten it and retry"), status_code=422)
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(error_body("InternalError", "the server failed on this request; the error is in its log"), status_code=500)
@@ -94,6 +101,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ValidationError, _pydantic)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DataError, _database_refused)
     app.add_exception_handler(Exception, _unexpected)
 
 
