@@ -98,7 +98,9 @@ class ServiceSettings(BaseModel):
     webhook_max_attempts: int = 8
     webhook_backoff_s: float = 2.0  # first retry after this, doubling each time
     webhook_backoff_max_s: float = 3600.0
-    webhook_timeout_s: float = 10.0
+    webhook_timeout_s: float = 10.0  # total deadline of one delivery request (connect, send, answer)
+    webhook_concurrency: int = Field(default=2, ge=1)  # requests in flight per webhook; webhooks run side by side
+    webhook_egress: Literal["any", "public"] = "any"  # public: no loopback/private/link-local receivers (SECURITY.md)
     worker_poll_s: float = 1.0
     background_workers: bool = True  # False: no background loops at all (tests drive them by hand)
     # Which loops a server process runs: "api" serves lookups and the UI, "worker" runs submissions,
@@ -155,6 +157,17 @@ class ReviewSettings(BaseModel):
     preview_side: int = 480  # kept media previews are downscaled to this many pixels
 
 
+class SecuritySettings(BaseModel):
+    """Sign-in throttle and password hashing bounds (issue 15; see SECURITY.md)."""
+
+    signin_failures_per_account_address: int = Field(default=5, ge=0)  # 0: no limit
+    signin_failures_per_account: int = Field(default=20, ge=0)
+    signin_failures_per_address: int = Field(default=50, ge=0)
+    signin_window_s: float = Field(default=900.0, gt=0)
+    password_hashing_concurrency: int = Field(default=2, ge=1)  # argon2 checks at once (64 MiB each)
+    password_hashing_wait_s: float = Field(default=2.0, ge=0)
+
+
 class ExchangeSettings(BaseModel):
     # HMA-compatible routes (/h, /m, /c) without a token: only for a closed network that HMA clients already trust.
     hma_anonymous: bool = False
@@ -193,6 +206,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     extra: dict[str, Any] = Field(default_factory=dict)
     # Where the TOML file was read from (None: none), for `crossmatch config show`.
     config_file: Path | None = None

@@ -122,7 +122,7 @@ def test_bank_crud_and_errors(api):
     assert c.get(f"/api/v1/banks/{name}", headers=cur).status_code == 404
     trail = c.get("/api/v1/audit", params={"action": "bank."}, headers=api.h("admin")).json()
     mine = [(r["action"], r["actor"]) for r in trail if r["target"] == name]
-    assert ("bank.create", "test-curator") in mine and ("bank.delete", "test-curator") in mine
+    assert ("bank.create", api.actors["curator"]) in mine and ("bank.delete", api.actors["curator"]) in mine
 
 
 def test_items_and_md5_lookup(api):
@@ -267,7 +267,7 @@ def test_tokens_users_and_audit_routes(api):
     assert c.post(f"/api/v1/users/{user}/disable", headers=adm).json()["enabled"] is False
     assert c.post("/api/v1/users/nobody-here/disable", headers=adm).status_code == 404
 
-    trail = c.get("/api/v1/audit", params={"actor": "test-admin", "limit": 50}, headers=adm).json()
+    trail = c.get("/api/v1/audit", params={"actor": api.actors["admin"], "limit": 50}, headers=adm).json()
     actions = [r["action"] for r in trail]
     assert {"token.create", "token.revoke", "user.create", "user.disable"} <= set(actions)
     assert trail == sorted(trail, key=lambda r: r["id"], reverse=True)

@@ -62,17 +62,21 @@ class Api:
         self.app = app
         self.client = client
         self.state = app.state
-        self.tokens = {role: app.state.tokens.create(role, f"test-{role}")[0] for role in
-                       ("hasher", "matcher", "curator", "reviewer", "admin")}
+        made = {role: app.state.tokens.create(role, f"test-{role}") for role in ("hasher", "matcher", "curator", "reviewer", "admin")}
+        self.tokens = {role: secret for role, (secret, _) in made.items()}
+        # How the audit, owners and claims name each token: by id (the name is only a reminder).
+        self.actors = {role: f"token:{info.id}:{info.name}" for role, (_, info) in made.items()}
 
     def h(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
     def session_cookie(self, name: str, role: str) -> str:
-        """A signed session cookie as the review UI's sign-in would set it."""
+        """A signed session cookie as the review UI's sign-in would set it (with its server-side session)."""
         from crossmatch.api.app import session_secret
 
-        payload = base64.b64encode(json.dumps({"user": {"name": name, "role": role}}).encode())
+        sessions = getattr(self.state, "web_sessions", None)  # absent before issue 15 (regression tests run there too)
+        session = {"user": {"name": name, "role": role}, "sid": sessions.create(name) if sessions else "", "csrf": "test-csrf"}
+        payload = base64.b64encode(json.dumps(session).encode())
         return TimestampSigner(session_secret(self.state.settings)).sign(payload).decode()
 
 

@@ -48,8 +48,11 @@ def csrf_of(html: str) -> str:
 
 def sign_in(client: TestClient, user: str = "reviewer", password: str = PASSWORD):
     token = csrf_of(client.get("/signin").text)
-    return client.post("/signin", data={"username": user, "password": password, "csrf": token, "next": "/queue"},
-                       follow_redirects=False)
+    answer = client.post("/signin", data={"username": user, "password": password, "csrf": token, "next": "/queue"},
+                         follow_redirects=False)
+    # What /static/csrf.js does in the browser: the session's CSRF token on every fetch() to the JSON routes.
+    client.headers["X-CSRF-Token"] = client.cookies.get("crossmatch_csrf") or ""
+    return answer
 
 
 def image_cases(app) -> list[int]:

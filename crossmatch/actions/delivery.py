@@ -7,22 +7,32 @@ the lease.  Receivers dedupe by the ``X-Crossmatch-Delivery`` header.
 
 Each request carries ``X-Crossmatch-Signature: sha256=<hex>``, the HMAC-SHA256
 of the exact body bytes with the webhook's secret.
+
+A pass sends to every webhook side by side, at most ``webhook_concurrency``
+requests in flight per webhook, and each request has a total deadline of
+``webhook_timeout_s`` (enforced by cancelling it, so a receiver that drips one
+byte at a time cannot hold a pass open): one slow receiver delays only its own
+deliveries.  See docs/webhooks.md for an exactly-once receiver.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
+from crossmatch.actions.egress import check_destination, redact_url
 from crossmatch.actions.models import Action, Webhook
+from crossmatch.errors import InvalidInput
 from crossmatch.settings import ServiceSettings
 from crossmatch.store.models import utcnow
 
@@ -56,29 +66,53 @@ class DeliveryReport:
 
 
 class Deliverer:
-    def __init__(self, sessions: sessionmaker, settings: ServiceSettings, client: httpx.Client | None = None) -> None:
+    MAX_IN_FLIGHT = 32  # across all webhooks: bounds sockets and memory of one pass
+
+    def __init__(self, sessions: sessionmaker, settings: ServiceSettings) -> None:
         self._sessions = sessions
         self.settings = settings
-        self._client = client or httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
 
     def close(self) -> None:
-        self._client.close()
+        pass  # each pass opens and closes its own HTTP client (its event loop's)
 
     def deliver_due(self, limit: int = 100, now: float | None = None) -> DeliveryReport:
         """One pass over due pending actions (the CLI's `actions deliver` and the worker loop)."""
         now = time.time() if now is None else now
         report = DeliveryReport()
         with self._sessions() as session:
-            due = list(session.scalars(
-                select(Action.id).where(Action.status == "pending", Action.due_at <= now).order_by(Action.due_at, Action.id).limit(limit)
+            due = list(session.execute(
+                select(Action.id, Action.webhook_id).where(Action.status == "pending", Action.due_at <= now)
+                .order_by(Action.due_at, Action.id).limit(limit)
             ))
-        for action_id in due:
-            claimed = self._claim(action_id, now)
-            if claimed is None:
-                continue  # another process took it
-            outcome = self._attempt(*claimed)
+        if not due:
+            return report
+        by_hook: dict[int | None, list[int]] = defaultdict(list)
+        for action_id, webhook_id in due:
+            by_hook[webhook_id].append(action_id)
+        for outcome in asyncio.run(self._deliver_all(by_hook, now)):
             setattr(report, outcome, getattr(report, outcome) + 1)
         return report
+
+    async def _deliver_all(self, by_hook: dict[int | None, list[int]], now: float) -> list[str]:
+        total = self.settings.webhook_timeout_s
+        everyone = asyncio.Semaphore(self.MAX_IN_FLIGHT)
+        async with httpx.AsyncClient(timeout=total, follow_redirects=False) as client:
+
+            async def one_webhook(action_ids: list[int]) -> list[str]:
+                mine = asyncio.Semaphore(self.settings.webhook_concurrency)
+
+                async def one(action_id: int) -> str | None:
+                    async with mine, everyone:
+                        # Claimed only when a slot is free, so a queue behind a slow receiver keeps no leases.
+                        claimed = await asyncio.to_thread(self._claim, action_id, max(now, time.time()))
+                        if claimed is None:
+                            return None  # another process took it
+                        return await self._attempt(client, *claimed)
+
+                return [o for o in await asyncio.gather(*(one(a) for a in action_ids)) if o is not None]
+
+            results = await asyncio.gather(*(one_webhook(ids) for ids in by_hook.values()))
+        return [outcome for outcomes in results for outcome in outcomes]
 
     def _claim(self, action_id: int, now: float) -> tuple[Action, Webhook | None] | None:
         lease = now + self.settings.webhook_timeout_s + 5.0
@@ -92,9 +126,9 @@ class Deliverer:
             action = session.get(Action, action_id)
             return action, session.get(Webhook, action.webhook_id)
 
-    def _attempt(self, action: Action, hook: Webhook | None) -> str:
+    async def _attempt(self, client: httpx.AsyncClient, action: Action, hook: Webhook | None) -> str:
         if hook is None:
-            return self._finish(action, ok=False, error="webhook deleted", final=True)
+            return await asyncio.to_thread(self._finish, action, False, "webhook deleted", True)
         body = json.dumps(
             {"event": action.event, "delivery_id": action.delivery_id, "action_id": action.id,
              "created_at": action.created_at.isoformat(), "data": action.payload},
@@ -107,14 +141,21 @@ class Deliverer:
             EVENT_HEADER: action.event,
             "User-Agent": "crossmatch-webhook/1",
         }
+        shown, total = redact_url(hook.url), self.settings.webhook_timeout_s
         try:
-            response = self._client.post(hook.url, content=body, headers=headers)
+            # Checked after DNS on every attempt: a name may be re-pointed at an internal address later.
+            await asyncio.to_thread(check_destination, hook.url, self.settings.webhook_egress)
+            response = await asyncio.wait_for(client.post(hook.url, content=body, headers=headers), timeout=total)
             if 200 <= response.status_code < 300:
-                return self._finish(action, ok=True)
-            error = f"HTTP {response.status_code} from {hook.url}"
+                return await asyncio.to_thread(self._finish, action, True)
+            error = f"HTTP {response.status_code} from {shown}"
+        except asyncio.TimeoutError:
+            error = f"no complete answer from {shown} within the {total:g} s deadline (service.webhook_timeout_s)"
+        except InvalidInput as exc:
+            error = str(exc)
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__} posting to {hook.url}: {exc}"
-        return self._finish(action, ok=False, error=error, final=not hook.enabled)
+            error = f"{type(exc).__name__} posting to {shown}: {str(exc).replace(hook.url, shown)}"
+        return await asyncio.to_thread(self._finish, action, False, error, not hook.enabled)
 
     def _finish(self, action: Action, ok: bool, error: str | None = None, final: bool = False) -> str:
         with self._sessions.begin() as session:

@@ -17,8 +17,10 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crossmatch.actions.egress import check_destination
 from crossmatch.actions.models import Action, Webhook
 from crossmatch.actions.policy import policy_from_options
+from crossmatch.audit.service import as_utc
 from crossmatch.banks.service import BankService
 from crossmatch.engine import Match, ScanResult
 from crossmatch.errors import Conflict, InvalidInput, NotFound
@@ -47,15 +49,15 @@ def check_url(url: str) -> str:
 
 def webhook_json(row: Webhook) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "url": row.url, "events": row.events, "enabled": row.enabled,
-            "created_at": row.created_at.isoformat()}
+            "created_at": as_utc(row.created_at).isoformat()}
 
 
 def action_json(row: Action) -> dict[str, Any]:
     return {"id": row.id, "event": row.event, "webhook_id": row.webhook_id, "status": row.status,
             "attempts": row.attempts, "next_attempt_at": row.due_at if row.status == "pending" else None,
             "last_error": row.last_error, "delivery_id": row.delivery_id, "submission_id": row.submission_id,
-            "case_id": row.case_id, "payload": row.payload, "created_at": row.created_at.isoformat(),
-            "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None}
+            "case_id": row.case_id, "payload": row.payload, "created_at": as_utc(row.created_at).isoformat(),
+            "delivered_at": as_utc(row.delivered_at).isoformat() if row.delivered_at else None}
 
 
 def _as_id(value: Any) -> int | None:
@@ -137,6 +139,7 @@ class ActionService:
         secret = secret or secrets.token_urlsafe(32)
         if len(secret) < 16:
             raise InvalidInput("a webhook secret must be at least 16 characters")
+        check_destination(check_url(url), self.settings.service.webhook_egress)
         row = Webhook(name=name, url=check_url(url), secret=secret, events=check_events(events or DEFAULT_EVENTS), enabled=True)
         try:
             with self._sessions.begin() as session:
@@ -164,6 +167,7 @@ class ActionService:
                 raise NotFound(f"no webhook with id {webhook_id}; see GET /api/v1/webhooks")
             if changes.get("url") is not None:
                 row.url = check_url(changes["url"])
+                check_destination(row.url, self.settings.service.webhook_egress)
             if changes.get("events") is not None:
                 row.events = check_events(changes["events"])
             if changes.get("enabled") is not None:

@@ -23,7 +23,10 @@ from crossmatch.api.limits import BodyLimitMiddleware
 from crossmatch.api.metrics import Metrics, MetricsMiddleware
 from crossmatch.api.submissions import SubmissionService
 from crossmatch.audit.service import AuditLog
+from crossmatch.api.security import SecurityMiddleware
 from crossmatch.auth.ratelimit import RateLimiter
+from crossmatch.auth.sessions import WebSessions
+from crossmatch.auth.throttle import SignInThrottle
 from crossmatch.auth.tokens import TokenService
 from crossmatch.auth.users import UserService
 from crossmatch.review.service import ReviewService
@@ -94,7 +97,11 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     state.admission = Admission(settings.pool_processes * svc.max_in_flight_per_process, svc.admission_wait_s, svc.retry_after_s)
     state.audit = AuditLog(ctx.sessions)
     state.actions = ActionService(ctx.sessions, settings, ctx.banks)
-    state.users = UserService(ctx.sessions)
+    sec = settings.security
+    state.users = UserService(ctx.sessions, sec.password_hashing_concurrency, sec.password_hashing_wait_s)
+    state.web_sessions = WebSessions(ctx.sessions, svc.session_max_age_s)
+    state.signin_throttle = SignInThrottle(sec.signin_failures_per_account_address, sec.signin_failures_per_account,
+                                           sec.signin_failures_per_address, sec.signin_window_s)
     state.tokens = TokenService(ctx.sessions)
     state.rate_limiter = RateLimiter(svc.rate_per_second, svc.rate_burst)
     state.metrics = Metrics()
@@ -102,6 +109,8 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     # No engine lock: matching reads immutable index versions, hashing runs in the engine's pool.
     state.submissions = SubmissionService(ctx.sessions, settings, ctx.engine, state.actions, state.review)
 
+    # Inside the session middleware: it reads the decoded session (see api/security.py).
+    app.add_middleware(SecurityMiddleware, web_sessions=state.web_sessions, https_only=svc.https_only_cookies)
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),

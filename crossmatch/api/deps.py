@@ -102,6 +102,9 @@ async def _from_form(request: Request, limit: int) -> ContentIn:
     kind = sniff_kind(data, name)
     source = form.get("source")
     key = form.get("idempotency_key")
+    for field, value in (("source", source), ("idempotency_key", key)):
+        if isinstance(value, str) and len(value) > 200:  # as the OpenAPI schema and the JSON body say
+            raise InvalidInput(f"multipart field {field!r} of {name!r} is {len(value)} characters; at most 200 are allowed")
     if kind == "text":
         try:
             text = data.decode("utf-8-sig")

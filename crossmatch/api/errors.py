@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossmatch.api.admission import Overloaded
@@ -82,18 +83,26 @@ def _pydantic(request: Request, exc: ValidationError) -> JSONResponse:
     return JSONResponse(error_body("InvalidInput", f"{where}: {first.get('msg', 'invalid')}"), status_code=422)
 
 
+def _database_refused(request: Request, exc: DataError) -> JSONResponse:
+    # The caller's value, not the server: PostgreSQL refuses NUL characters in text, and values past a column's size.
+    reason = "a NUL character" if "NUL" in str(exc.orig) else "a value the database cannot store (too long, or out of range)"
+    return JSONResponse(error_body("InvalidInput", f"this request carries {reason}; remove or shorten it and retry"), status_code=422)
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(error_body("InternalError", "the server failed on this request; the error is in its log"), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    _document_validation_errors(app)
     for kind in {kind for kind, _ in STATUS} | {CrossmatchError}:
         app.add_exception_handler(kind, _domain_or_unexpected)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ValidationError, _pydantic)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RecursionError, _too_deep)
+    app.add_exception_handler(DataError, _database_refused)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -101,6 +110,22 @@ def _too_deep(request: Request, exc: Exception) -> JSONResponse:
     # A body nested thousands of levels deep exhausts a recursive parser: the input's fault, not ours.
     log.warning("%s %s: input nested too deeply (%s)", request.method, request.url.path, exc)
     return JSONResponse(error_body("InvalidInput", "the request nests too deeply to parse; flatten it"), status_code=422)
+
+
+def _document_validation_errors(app: FastAPI) -> None:
+    """OpenAPI's 422 says what ``_validation`` really answers ({"error", "detail"}), not FastAPI's list shape."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        fresh = app.openapi_schema is None
+        schema = generate()
+        schemas = schema.get("components", {}).get("schemas", {})
+        if fresh and "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = {**ErrorOut.model_json_schema(), "title": "HTTPValidationError"}
+            schemas.pop("ValidationError", None)
+        return schema
+
+    app.openapi = openapi
 
 
 def _domain_or_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -18,10 +18,12 @@ from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from crossmatch.api.schemas import ErrorOut
 from crossmatch.auth.dependencies import require_role
 from crossmatch.errors import Conflict, CrossmatchError, NotFound
 from crossmatch.signals.base import Content, ContentError, InvalidSignal, Signal
@@ -45,7 +47,23 @@ def _auth(*roles: str) -> Callable[..., Any]:
     return Depends(dependency)
 
 
-router = APIRouter(tags=["hma-compat"])
+class HmaMessage(BaseModel):
+    message: str
+
+
+# What the HMA routes really answer, so the OpenAPI schema matches behaviour (issue 15, finding 20):
+# HMA's {"message"} for its own errors, crossmatch's {"error", "detail"} for auth, validation and load.
+_EITHER = {"anyOf": [{"$ref": "#/components/schemas/HmaMessage"}, {"$ref": "#/components/schemas/ErrorOut"}]}
+HMA_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": HmaMessage, "description": "Malformed input (HMA answers 400 to any bad request)"},
+    401: {"model": ErrorOut, "description": "No or bad credentials"},
+    403: {"description": "Role not allowed, or (HMA) the bank already exists", "content": {"application/json": {"schema": _EITHER}}},
+    404: {"model": HmaMessage, "description": "No such bank or content"},
+    415: {"model": HmaMessage, "description": "A JSON body not sent as application/json"},
+    429: {"model": ErrorOut, "description": "Rate limited"},
+    503: {"model": ErrorOut, "description": "At capacity: retry after Retry-After seconds"},
+}
+router = APIRouter(tags=["hma-compat"], responses=HMA_RESPONSES)
 HASH, MATCH, CURATE = _auth("hasher", "matcher"), _auth("matcher"), _auth("curator")
 
 
@@ -187,11 +205,24 @@ async def lookup_post(request: Request, banks: str | None = None, seed: str | No
     return await run_in_threadpool(_answer, run)
 
 
+async def json_body(request: Request, empty: bytes = b"null") -> Any:
+    """A JSON body, only when sent as JSON: a cross-site ``text/plain`` form must not pass for one (issue 15, 13)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json" and not ctype.endswith("+json"):
+        raise HmaError(415, f"this endpoint expects a JSON body sent as Content-Type: application/json, not {ctype or 'none'!r}")
+    try:
+        return json.loads(await request.body() or empty)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise HmaError(400, "this endpoint expects a json object payload") from None
+
+
 @router.post("/m/compare")
 async def compare(request: Request, _: Any = MATCH) -> JSONResponse:
     try:
-        body = json.loads(await request.body() or b"null")
-    except json.JSONDecodeError:
+        body = await json_body(request)
+    except HmaError as exc:
+        if exc.status != 400:
+            return JSONResponse({"message": str(exc)}, status_code=exc.status)
         body = None
 
     def run() -> dict:

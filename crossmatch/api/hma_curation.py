@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from crossmatch.api.hma import CURATE, RATIO, ContentId, HmaError, _answer, _hash_or_error
+from crossmatch.api.hma import HMA_RESPONSES, json_body, CURATE, RATIO, ContentId, HmaError, _answer, _hash_or_error
 from crossmatch.banks.schemas import BankSpec
 from crossmatch.banks.service import ItemUpsert
 from crossmatch.signals.base import InvalidSignal, Signal
 from crossmatch.store.models import BankItem
 
-router = APIRouter(tags=["hma-compat"])
+router = APIRouter(tags=["hma-compat"], responses=HMA_RESPONSES)
 
 
 # -- curation ------------------------------------------------------------------
@@ -33,10 +33,7 @@ def banks_index(request: Request, _: Any = CURATE) -> JSONResponse:
 
 
 async def _json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body() or b"{}")
-    except json.JSONDecodeError:
-        raise HmaError(400, "this endpoint expects a json object payload") from None
+    return await json_body(request, b"{}")
 
 
 def _ratio(body: dict) -> float | None:

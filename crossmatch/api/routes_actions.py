@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from crossmatch.actions.egress import redact_url
 from crossmatch.api.errors import ERROR_RESPONSES
 from crossmatch.api.schemas import ActionOut, Offset, RetriedOut, RowId, WebhookIn, WebhookOut, WebhookPatch
 from crossmatch.auth.dependencies import require_role
@@ -24,7 +25,7 @@ def list_webhooks(request: Request) -> list[dict]:
              summary="Add a webhook; the response carries its signing secret, shown only once")
 def create_webhook(body: WebhookIn, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
     hook, secret = request.app.state.actions.create_webhook(body.name, body.url, body.events, body.secret)
-    request.app.state.audit.record(who.name, "webhook.create", body.name, {"url": body.url, "events": hook["events"]})
+    request.app.state.audit.record(who.actor, "webhook.create", body.name, {"url": redact_url(body.url), "events": hook["events"]})
     return {**hook, "secret": secret}
 
 
@@ -40,14 +41,16 @@ def update_webhook(webhook_id: RowId, body: WebhookPatch, request: Request, who:
     changes = body.model_dump(exclude_none=True)
     hook = request.app.state.actions.update_webhook(webhook_id, **changes)
     changes.pop("secret", None)
-    request.app.state.audit.record(who.name, "webhook.update", hook["name"], changes)
+    if "url" in changes:
+        changes["url"] = redact_url(changes["url"])  # receivers' credentials never reach the audit trail
+    request.app.state.audit.record(who.actor, "webhook.update", hook["name"], changes)
     return hook
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
 def delete_webhook(webhook_id: RowId, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> Response:
     request.app.state.actions.delete_webhook(webhook_id)
-    request.app.state.audit.record(who.name, "webhook.delete", str(webhook_id), {})
+    request.app.state.audit.record(who.actor, "webhook.delete", str(webhook_id), {})
     return Response(status_code=204)
 
 
@@ -70,12 +73,12 @@ def get_action(action_id: RowId, request: Request) -> dict:
 @router.post("/actions/{action_id}/retry", response_model=ActionOut, summary="Send a dead letter again")
 def retry_action(action_id: RowId, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
     out = request.app.state.actions.retry(action_id)
-    request.app.state.audit.record(who.name, "action.retry", str(action_id), {})
+    request.app.state.audit.record(who.actor, "action.retry", str(action_id), {})
     return out
 
 
 @router.post("/actions/retry-dead", response_model=RetriedOut, summary="Send every dead letter again")
 def retry_dead(request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
     count = request.app.state.actions.retry_dead()
-    request.app.state.audit.record(who.name, "action.retry_dead", "", {"count": count})
+    request.app.state.audit.record(who.actor, "action.retry_dead", "", {"count": count})
     return {"retried": count}

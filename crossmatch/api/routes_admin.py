@@ -17,8 +17,8 @@ ADMIN_ONLY = require_role(*ADMIN)
 
 @router.post("/tokens", response_model=TokenOut, status_code=201, summary="Create an API token (the secret is shown only here)")
 def create_token(body: TokenIn, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
-    token, info = request.app.state.tokens.create(body.role, body.name, created_by=who.name)
-    request.app.state.audit.record(who.name, "token.create", info.name, {"id": info.id, "role": info.role})
+    token, info = request.app.state.tokens.create(body.role, body.name, created_by=who.actor)
+    request.app.state.audit.record(who.actor, "token.create", info.name, {"id": info.id, "role": info.role})
     return {**info.to_json(), "token": token}
 
 
@@ -30,14 +30,14 @@ def list_tokens(request: Request) -> list[dict]:
 @router.delete("/tokens/{token_id}", response_model=TokenOut, summary="Revoke a token")
 def revoke_token(token_id: RowId, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
     info = request.app.state.tokens.revoke(token_id)
-    request.app.state.audit.record(who.name, "token.revoke", info.name, {"id": token_id})
+    request.app.state.audit.record(who.actor, "token.revoke", info.name, {"id": token_id})
     return info.to_json()
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
 def create_user(body: UserIn, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
     info = request.app.state.users.create(body.username, body.password, body.role)
-    request.app.state.audit.record(who.name, "user.create", info.username, {"role": info.role})
+    request.app.state.audit.record(who.actor, "user.create", info.username, {"role": info.role})
     return info.to_json()
 
 
@@ -49,7 +49,7 @@ def list_users(request: Request) -> list[dict]:
 @router.post("/users/{username}/disable", response_model=UserOut)
 def disable_user(username: str, request: Request, who: Principal = Depends(ADMIN_ONLY)) -> dict:
     info = request.app.state.users.disable(username)
-    request.app.state.audit.record(who.name, "user.disable", username, {})
+    request.app.state.audit.record(who.actor, "user.disable", username, {})
     return info.to_json()
 
 

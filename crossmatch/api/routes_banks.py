@@ -55,7 +55,7 @@ def create_bank(body: BankIn, request: Request, who: Principal = Depends(WRITE))
     if POLICY_KEY in spec.options:
         policy_from_options(spec.options, spec.name)
     bank = state.ctx.banks.create_bank(spec)
-    state.audit.record(who.name, "bank.create", bank.name, {"kind": bank.kind})
+    state.audit.record(who.actor, "bank.create", bank.name, {"kind": bank.kind})
     return bank_out(bank)
 
 
@@ -75,14 +75,14 @@ def update_bank(bank: str, body: BankPatch, request: Request, who: Principal = D
     if POLICY_KEY in changes.get("options", {}):
         policy_from_options(changes["options"], bank)
     row = request.app.state.ctx.banks.update_bank(bank, **changes)
-    request.app.state.audit.record(who.name, "bank.update", bank, {"changes": changes})
+    request.app.state.audit.record(who.actor, "bank.update", bank, {"changes": changes})
     return bank_out(row)
 
 
 @router.delete("/{bank}", status_code=204, response_class=Response)
 def delete_bank(bank: str, request: Request, who: Principal = Depends(WRITE)) -> Response:
     request.app.state.ctx.banks.delete_bank(bank)
-    request.app.state.audit.record(who.name, "bank.delete", bank, {})
+    request.app.state.audit.record(who.actor, "bank.delete", bank, {})
     return Response(status_code=204)
 
 
@@ -98,7 +98,7 @@ def set_policy(bank: str, body: PolicyIn, request: Request, who: Principal = Dep
     options = dict(banks.get_bank(bank).options or {})
     options[POLICY_KEY] = body.model_dump()
     banks.update_bank(bank, options=options)
-    request.app.state.audit.record(who.name, "bank.policy", bank, body.model_dump())
+    request.app.state.audit.record(who.actor, "bank.policy", bank, body.model_dump())
     return body.model_dump()
 
 
@@ -118,7 +118,7 @@ def upsert_items(bank: str, body: ItemsIn, request: Request, who: Principal = De
             raise InvalidInput(f"item {item.id!r}: {exc}") from None
         items.append(ItemUpsert(item.id, signals, item.labels, item.content_kind))
     statuses = request.app.state.ctx.banks.upsert_items(bank, items)
-    request.app.state.audit.record(who.name, "bank.items.upsert", bank, {"items": len(items), "added": statuses.count("added")})
+    request.app.state.audit.record(who.actor, "bank.items.upsert", bank, {"items": len(items), "added": statuses.count("added")})
     return {"statuses": {i.external_id: s for i, s in zip(items, statuses)}}
 
 
@@ -132,14 +132,14 @@ def get_item(bank: str, item_id: str, request: Request) -> dict:
 def set_item(bank: str, item_id: str, body: ItemPatch, request: Request, who: Principal = Depends(WRITE)) -> dict:
     banks = request.app.state.ctx.banks
     banks.set_item_enabled(bank, item_id, body.enabled)
-    request.app.state.audit.record(who.name, "bank.item.enable" if body.enabled else "bank.item.disable", f"{bank}/{item_id}", {})
+    request.app.state.audit.record(who.actor, "bank.item.enable" if body.enabled else "bank.item.disable", f"{bank}/{item_id}", {})
     return item_out(banks.get_item(bank, item_id)[0])
 
 
 @router.delete("/{bank}/items/{item_id:path}", status_code=204, response_class=Response)
 def delete_item(bank: str, item_id: str, request: Request, who: Principal = Depends(WRITE)) -> Response:
     request.app.state.ctx.banks.delete_item(bank, item_id)
-    request.app.state.audit.record(who.name, "bank.item.delete", f"{bank}/{item_id}", {})
+    request.app.state.audit.record(who.actor, "bank.item.delete", f"{bank}/{item_id}", {})
     return Response(status_code=204)
 
 
@@ -182,7 +182,7 @@ async def import_items(bank: str, request: Request, who: Principal = Depends(WRI
         return report
 
     report = await run_in_threadpool(run)
-    state.audit.record(who.name, "bank.import", bank, {"file": upload.filename, **{k: report[k] for k in ("added", "updated", "unchanged")},
+    state.audit.record(who.actor, "bank.import", bank, {"file": upload.filename, **{k: report[k] for k in ("added", "updated", "unchanged")},
                                                         "errors": len(report["errors"])})
     return report
 

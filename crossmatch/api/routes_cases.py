@@ -46,16 +46,16 @@ def get_case(case_id: RowId, request: Request, principal=Depends(require_role(*R
 
 @router.post("/{case_id}/claim")
 def claim(case_id: RowId, request: Request, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
-    return case_json(_review(request).claim(case_id, principal.name), full=True)
+    return case_json(_review(request).claim(case_id, principal.actor), full=True)
 
 
 @router.post("/{case_id}/release")
 def release(case_id: RowId, request: Request, force: bool = False, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
-    _review(request).release(case_id, principal.name, force=force and principal.role == "admin")
+    _review(request).release(case_id, principal.actor, force=force and principal.role == "admin")
     return case_json(_review(request).get_case(case_id))
 
 
 @router.post("/{case_id}/decision")
 def decide(case_id: RowId, body: DecideIn, request: Request, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
-    row = _review(request).decide(case_id, principal.name, body.decision, body.note, body.add_to_allow_bank)
+    row = _review(request).decide(case_id, principal.actor, body.decision, body.note, body.add_to_allow_bank)
     return decision_json(row)

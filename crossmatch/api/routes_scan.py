@@ -44,7 +44,7 @@ async def lookup_content(request: Request, principal: Principal = Depends(requir
     state.admission.refuse_if_backlogged()
     given = await read_content(request)
     async with state.admission.slot():
-        result, deep_pass = await run_in_threadpool(scan_within_budget, state, given.content, principal.name)
+        result, deep_pass = await run_in_threadpool(scan_within_budget, state, given.content, principal.actor)
     return lookup_json(result, deep_pass, principal, state.settings.service.expose_allow_matches)
 
 

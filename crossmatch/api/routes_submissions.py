@@ -29,12 +29,12 @@ async def submit(
     if key is not None and not key.strip():
         raise InvalidInput("Idempotency-Key must not be blank")
     state = request.app.state
-    out, created = await run_in_threadpool(state.submissions.submit, principal.name, given.content, key, given.source)
+    out, created = await run_in_threadpool(state.submissions.submit, principal.actor, given.content, key, given.source)
     body = SubmissionOut.model_validate(out).model_dump(mode="json")
     return JSONResponse(body, status_code=202 if created else 200)
 
 
 @router.get("/{submission_id}", response_model=SubmissionOut, summary="Status and results of a submission")
 def get_submission(submission_id: RowId, request: Request, principal: Principal = Depends(require_role(*MATCH))) -> dict:
-    owner = None if principal.role == "admin" else principal.name
+    owner = None if principal.role == "admin" else principal.actor
     return request.app.state.submissions.get(submission_id, owner)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from crossmatch.actions.service import ActionService
+from crossmatch.audit.service import as_utc
 from crossmatch.engine import Engine, ScanResult
 from crossmatch.items import sniff_kind
 from crossmatch.errors import InvalidInput, NotFound
@@ -70,8 +71,8 @@ def submission_json(row: Submission) -> dict[str, Any]:
     return {
         "id": row.id, "status": row.status, "item": row.item, "kind": row.kind, "source": row.source,
         "idempotency_key": row.idempotency_key, "result": row.result, "case_id": row.case_id,
-        "action_ids": row.action_ids or [], "error": row.error, "created_at": row.created_at.isoformat(),
-        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "action_ids": row.action_ids or [], "error": row.error, "created_at": as_utc(row.created_at).isoformat(),
+        "finished_at": as_utc(row.finished_at).isoformat() if row.finished_at else None,
     }
 
 

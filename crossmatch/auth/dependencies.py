@@ -32,7 +32,7 @@ def _from_request(request: Request) -> Principal:
     user = request.session.get(SESSION_KEY) if "session" in request.scope else None
     if isinstance(user, dict) and user.get("name") and user.get("role") in ROLES:
         if not request.app.state.users.is_active(str(user["name"])):
-            request.session.pop(SESSION_KEY, None)
+            request.session.clear()  # the whole session: its user, server-side id and CSRF token
             raise Unauthenticated(f"the account {user['name']!r} is disabled or gone; ask an admin, then sign in again")
         return Principal(str(user["name"]), str(user["role"]), "session")
     raise Unauthenticated("sign in, or send 'Authorization: Bearer <token>' (create one with `crossmatch token create --role ROLE`)")

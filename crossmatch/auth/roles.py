@@ -28,6 +28,19 @@ class Principal:
     via: Literal["token", "session"]
     token_id: int | None = None
 
+    @property
+    def actor(self) -> str:
+        """Who this is, as owners, claims, decisions and the audit record it: never a bare token name.
+
+        A token is keyed by its id (``token:7:platform-a``; the name is only a reminder for people),
+        so two tokens of the same name, or a token named like a web user, are never one identity.
+        A web user is keyed by their username: unique, never renamed or deleted, and a username may
+        not contain ':', so it can never equal a token's key.
+        """
+        if self.via == "token":
+            return f"token:{self.token_id}:{self.name}"[:200]
+        return self.name
+
 
 class Unauthenticated(CrossmatchError):
     """No or bad credentials (HTTP 401)."""
@@ -49,3 +62,7 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     return role
+
+
+class PasswordBusy(RateLimited):
+    """Too many password checks in flight (each argon2 check takes 64 MiB and a core): retry shortly (HTTP 429)."""

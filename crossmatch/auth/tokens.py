@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from crossmatch.audit.service import as_utc
 from crossmatch.auth.models import ApiToken
 from crossmatch.auth.roles import Principal, check_role
-from crossmatch.errors import InvalidInput, NotFound
+from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.store.models import utcnow
 
 TOKEN_PREFIX = "cm_"
@@ -48,7 +50,7 @@ class TokenInfo:
             "role": self.role,
             "prefix": self.prefix,
             "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
+            "created_at": as_utc(self.created_at).isoformat(),
             "revoked": self.revoked,
         }
 
@@ -66,15 +68,21 @@ class TokenService:
     def create(self, role: str, name: str | None = None, created_by: str = "") -> tuple[str, TokenInfo]:
         """Returns (the secret token, shown only now; its stored description)."""
         check_role(role)
-        name = (name or f"{role}-token").strip()
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        # Names are unique (people tell tokens apart by them); the default carries the token's own prefix.
+        name = (name or f"{role}-{token[:10]}").strip()
         if not name or len(name) > 200:
             raise InvalidInput("a token name must be 1-200 characters")
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self._sessions.begin() as session:
-            row = ApiToken(name=name, role=role, token_hash=hash_token(token), prefix=token[:10], created_by=created_by)
-            session.add(row)
-            session.flush()
-            return token, _info(row)
+        try:
+            with self._sessions.begin() as session:
+                if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+                    raise Conflict(f"a token named {name!r} already exists; pick another name (see `crossmatch token list`)")
+                row = ApiToken(name=name, role=role, token_hash=hash_token(token), prefix=token[:10], created_by=created_by)
+                session.add(row)
+                session.flush()
+                return token, _info(row)
+        except IntegrityError:  # a concurrent create of the same name won
+            raise Conflict(f"a token named {name!r} already exists; pick another name (see `crossmatch token list`)") from None
 
     def list(self) -> list[TokenInfo]:
         with self._sessions() as session:

@@ -14,7 +14,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from crossmatch.api.schemas import RowId
-from crossmatch.errors import Conflict
+from crossmatch.auth.roles import PasswordBusy
+from crossmatch.auth.sessions import SESSION_ID
+from crossmatch.errors import Conflict, NotFound
 from crossmatch.review.media import blurred, media_dir
 from crossmatch.review.models import aware, utcnow
 from crossmatch.review.service import SORTS, ReviewService
@@ -55,17 +57,44 @@ def signin_page(request: Request, next: str = "/queue") -> Response:
 @router.post("/signin")
 def signin(request: Request, username: str = Form(""), password: str = Form(""), csrf: str = Form(""), next: str = Form("/queue")) -> Response:
     check_csrf(request, csrf)
-    principal = request.app.state.users.verify(username.strip(), password) if username and password else None
+    state, name = request.app.state, username.strip()
     client = request.client.host if request.client else ""
+    wait = state.signin_throttle.wait(name, client)  # before any argon2 work
+    if wait > 0:
+        return _signin_refused(request, next, 429, wait, f"Too many failed sign-ins for this account or from this address. "
+                               f"Try again in {max(1, round(wait / 60))} minute(s), or ask an admin.")
+    try:
+        principal = state.users.verify(name, password) if name and password else None
+    except PasswordBusy as exc:
+        return _signin_refused(request, next, 503, exc.retry_after, "The server is busy checking other sign-ins. Try again in a moment.")
     if principal is None:
-        _audit(request, username.strip()[:200] or "anonymous", "auth.signin_failed", "web", {"client": client})
+        state.signin_throttle.failed(name, client)
+        # The actor is a real account or "anonymous": never the text a stranger typed into the form.
+        known = name if name and _user_exists(request, name) else None
+        _audit(request, known or "anonymous", "auth.signin_failed", "web", {"client": client, "known_account": known is not None})
         return render(request, "signin.html", status_code=401, next=safe_next(next),
                       error="Unknown user or wrong password. Check both, or ask an admin to reset your account.")
+    state.signin_throttle.succeeded(name, client)
     request.session.clear()  # a fresh session (and CSRF token) for the signed-in user
     request.session[SESSION_USER] = {"name": principal.name, "role": principal.role}
+    request.session[SESSION_ID] = state.web_sessions.create(principal.name, client)  # revocable server-side
     csrf_token(request)
     _audit(request, principal.name, "auth.signin", "web", {"client": client})
     return RedirectResponse(safe_next(next), status_code=303)
+
+
+def _signin_refused(request: Request, next: str, status: int, retry_after: float, error: str) -> Response:
+    page = render(request, "signin.html", status_code=status, next=safe_next(next), error=error)
+    page.headers["Retry-After"] = str(max(1, round(retry_after + 0.5)))
+    return page
+
+
+def _user_exists(request: Request, name: str) -> bool:
+    try:
+        request.app.state.users.get(name)
+        return True
+    except NotFound:
+        return False
 
 
 @router.post("/signout")
@@ -74,6 +103,7 @@ def signout(request: Request, csrf: str = Form("")) -> Response:
     user = current_user(request)
     if user:
         _audit(request, user["name"], "auth.signout", "web", {})
+    request.app.state.web_sessions.revoke(request.session.get(SESSION_ID))  # the cookie is dead even if copied
     request.session.clear()
     return RedirectResponse("/signin", status_code=303)
 
