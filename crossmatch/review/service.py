@@ -392,7 +392,7 @@ class ReviewService:
     def decisions_for_export(self, limit: int = 100_000) -> list[tuple[Decision, Case]]:
         with self._sessions() as session:
             rows = session.execute(select(Decision, Case).join(Case, Case.id == Decision.case_id)
-                                   .order_by(Decision.id).limit(limit))
+                                   .options(selectinload(Case.matches)).order_by(Decision.id).limit(limit))
             return [(d, c) for d, c in rows]
 
     def note_exposure(self, user: str, cases: int = 0, reveals: int = 0) -> int:
