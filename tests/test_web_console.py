@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,21 +22,39 @@ from crossmatch.settings import Settings
 PASSWORD = "correct-horse-battery"
 
 
-def make_app(tmp_path: Path, **review) -> object:
-    settings = Settings.load(home=tmp_path / "home", workers=1, deep_scan=False, review=review,
-                             service={"background_workers": False, "secret_key": "x" * 40})
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """One seeded installation per module (seeding hashes posters: seconds); each test gets a copy of it."""
+    home = tmp_path_factory.mktemp("template") / "home"
+    settings = Settings.load(home=home, workers=1, deep_scan=False, service={"background_workers": False, "secret_key": "x" * 40})
     app = create_app(settings)
     seed_demo(app.state, password=PASSWORD, posters=4, text=False)
     for name, role in (("bob", "reviewer"), ("sen", "senior"), ("sue", "senior"), ("root", "admin"), ("cura", "curator")):
         app.state.users.create(name, PASSWORD, role)
-    return app
+    app.state.ctx.close()
+    return home
 
 
 @pytest.fixture
-def app(tmp_path: Path):
-    app = make_app(tmp_path)
-    yield app
-    app.state.ctx.close()
+def make_app(template: Path, tmp_path: Path):
+    made = []
+
+    def make(name: str = "home", **review):
+        home = tmp_path / name
+        shutil.copytree(template, home)
+        settings = Settings.load(home=home, workers=1, deep_scan=False, review=review,
+                                 service={"background_workers": False, "secret_key": "x" * 40})
+        made.append(create_app(settings))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.state.ctx.close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 def csrf_of(html: str) -> str:
@@ -130,15 +149,14 @@ def test_admin_can_release_any_claim(app) -> None:
     assert app.state.review.get_case(case_id).claimed_by is None
 
 
-def test_idle_claims_lapse_after_the_configured_time(tmp_path) -> None:
-    app = make_app(tmp_path, claim_minutes=0)
+def test_idle_claims_lapse_after_the_configured_time(make_app) -> None:
+    app = make_app(claim_minutes=0)
     client = signed_in(app)
     case_id = cases(app)[0]
     page = client.get(f"/cases/{case_id}").text
     client.post(f"/cases/{case_id}/claim", data={"csrf": csrf_of(page)})
     bob = signed_in(app, "bob")
     assert "being reviewed by" not in bob.get(f"/cases/{case_id}").text  # lapsed at once: free for bob
-    app.state.ctx.close()
 
 
 # -- escalation -------------------------------------------------------------------------------
@@ -200,8 +218,8 @@ def test_a_decision_sent_on_an_expired_session_is_refilled_after_sign_in(app) ->
 
 
 # -- reasons and reports ----------------------------------------------------------------------
-def test_reasons_can_be_required_are_counted_and_exported(tmp_path) -> None:
-    app = make_app(tmp_path, require_reason=True)
+def test_reasons_can_be_required_are_counted_and_exported(make_app) -> None:
+    app = make_app(require_reason=True)
     client = signed_in(app)
     first, second = cases(app)[:2]
     page = client.get(f"/cases/{first}").text
@@ -217,7 +235,6 @@ def test_reasons_can_be_required_are_counted_and_exported(tmp_path) -> None:
     assert {(r["case_id"], r["reason"]) for r in rows} == {(str(first), "counter_speech"), (str(second), "terrorist_content_propaganda")}
     assert all(r["confirmed_count"] != "" for r in rows)  # beside the bank items' opinion counts
     assert app.state.review.get_case(second).decisions[0].reason == "terrorist_content_propaganda"
-    app.state.ctx.close()
 
 
 # -- queue ------------------------------------------------------------------------------------
@@ -232,8 +249,8 @@ def test_queue_totals_paging_severity_words_relative_ages(app) -> None:
 
 
 # -- wellness ---------------------------------------------------------------------------------
-def test_organisation_policy_bounds_reveal_and_blur_and_prompts_a_break(tmp_path) -> None:
-    app = make_app(tmp_path, wellness={"allow_reveal": False, "blur": 10, "break_after": 2})
+def test_organisation_policy_bounds_reveal_and_blur_and_prompts_a_break(make_app) -> None:
+    app = make_app(wellness={"allow_reveal": False, "blur": 10, "break_after": 2})
     client = signed_in(app)
     case_id = cases(app)[0]
     page = client.get(f"/cases/{case_id}").text
@@ -244,12 +261,10 @@ def test_organisation_policy_bounds_reveal_and_blur_and_prompts_a_break(tmp_path
     assert strong.mode == "L"
     page = client.get(f"/cases/{cases(app)[1]}").text
     assert "Consider a short break" in page  # two cases opened today, break_after=2
-    app.state.ctx.close()
-    light = make_app(tmp_path / "light", wellness={"blur": 1, "greyscale": False})
+    light = make_app("light", wellness={"blur": 1, "greyscale": False})
     lclient = signed_in(light)
     soft = Image.open(io.BytesIO(lclient.get(f"/cases/{cases(light)[0]}/media?clear=0").content))
     assert soft.mode == "RGB"
     from tests.test_web import detail
 
     assert detail(soft) > detail(strong)  # the blur strength follows the policy
-    light.state.ctx.close()
