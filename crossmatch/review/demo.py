@@ -99,7 +99,9 @@ def seed_demo(target: Any, username: str = "reviewer", password: str | None = No
     if text:
         text_signals = ctx.engine.hash_for_bank(Content("festival-en", "text", text=KNOWN_TEXT)).signals
         ctx.banks.upsert_items(TEXT_BANK, [ItemUpsert("festival-en", list(text_signals),
-                                                      {"entity": "Sample Group A", "category": "statement", "language": "en"}, "text")])
+                                                      {"entity": "Sample Group A", "category": "statement", "language": "en",
+                                                       # a curator's summary, shown beside the alignment
+                                                       "summary": "Announcement of a harbour festival: boats, a parade, bread and fireworks."}, "text")])
 
     queries = [Content(f"upload-{i:02d}-{DEMO_EDITS[i % len(DEMO_EDITS)]}.jpg", "image",
                        data=samples.to_bytes(samples.EDITS[DEMO_EDITS[i % len(DEMO_EDITS)]](img)))
