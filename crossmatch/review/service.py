@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session, defer, selectinload, sessionmaker
 
 from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.engine import ScanResult
@@ -35,12 +35,14 @@ log = logging.getLogger(__name__)
 
 DECISIONS = {"confirm": "confirmed", "reject": "rejected", "escalate": "escalated"}
 SENIOR = ("senior", "admin")  # who decides escalated cases and reopens decided ones
-SORTS = {
-    "age": (Case.created_at.asc(), Case.id.asc()),
-    "severity": (Case.severity.desc(), Case.created_at.asc(), Case.id.asc()),
-    "score": (Case.strength.desc(), Case.created_at.asc(), Case.id.asc()),
-    "bank": (Case.bank_labels.asc(), Case.bank.asc(), Case.id.asc()),
+# Each sort as (column, descending) keys ending in the id, so "next" is a keyset query (no list of 10,000 ids).
+SORT_KEYS = {
+    "age": ((Case.created_at, False), (Case.id, False)),
+    "severity": ((Case.severity, True), (Case.created_at, False), (Case.id, False)),
+    "score": ((Case.strength, True), (Case.created_at, False), (Case.id, False)),
+    "bank": ((Case.bank_labels, False), (Case.bank, False), (Case.id, False)),
 }
+SORTS = {name: tuple(col.desc() if desc else col.asc() for col, desc in keys) for name, keys in SORT_KEYS.items()}
 STATUS_FILTERS = {"pending": OPEN_STATUSES, "decided": FINAL_STATUSES, **{s: (s,) for s in OPEN_STATUSES + FINAL_STATUSES}}
 MAX_SIGNALS = 200  # query signals kept per case (enough for dihedral PDQ, text chunks)
 
@@ -112,7 +114,8 @@ class ReviewService:
 
     # -- reading ------------------------------------------------------------
     def list_cases(
-        self, status: str | None = "pending", bank: str | None = None, sort: str = "age", limit: int = 50, offset: int = 0
+        self, status: str | None = "pending", bank: str | None = None, sort: str = "age", limit: int = 50, offset: int = 0,
+        with_matches: bool = True,
     ) -> list[Case]:
         if sort not in SORTS:
             raise InvalidInput(f"sort must be one of {sorted(SORTS)}, got {sort!r}")
@@ -120,7 +123,9 @@ class ReviewService:
             raise InvalidInput(f"status must be one of {sorted(STATUS_FILTERS)}, got {status!r}")
         if not 1 <= limit <= 500 or offset < 0:
             raise InvalidInput("limit must be 1..500 and offset 0 or more")
-        query = select(Case).options(selectinload(Case.matches))
+        query = select(Case).options(defer(Case.signals), defer(Case.warnings))  # big JSON no list shows
+        if with_matches:
+            query = query.options(selectinload(Case.matches))
         if status is not None:
             query = query.where(Case.status.in_(STATUS_FILTERS[status]))
         if bank:
@@ -158,24 +163,32 @@ class ReviewService:
                 raise NotFound(f"no case {case_id}; see the queue (GET /api/v1/cases) for open cases")
             return case
 
+    def _filtered(self, query, status: str | None, bank: str | None):
+        if status is not None:
+            query = query.where(Case.status.in_(STATUS_FILTERS.get(status, (status,))))
+        if bank:
+            query = query.where(Case.id.in_(select(CaseMatch.case_id).where(CaseMatch.bank == bank)))
+        return query
+
     def neighbours(self, case_id: int, sort: str = "age", status: str | None = "pending", bank: str | None = None,
                    ids: list[int] | None = None) -> tuple[int | None, int | None]:
         """Previous and next case ids in the queue's own order and filter (for j / k and after a decision).
 
-        A case that just left the filter (decided) keeps its place: "next" is the case after it, not the head.
+        Keyset queries from the case's own sort keys: a case that just left the filter (decided) keeps its
+        place, so "next" is the case after it, not the head of the queue.
         """
-        ids = self.queue_ids(status, bank, sort) if ids is None else ids
-        if case_id in ids:
-            i = ids.index(case_id)
-            return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
-        everything = self.queue_ids(None, bank, sort)  # where would it sit?
-        if case_id not in everything:
-            return None, ids[0] if ids else None
-        pos = everything.index(case_id)
-        members = set(ids)
-        before = [c for c in everything[:pos] if c in members]
-        after = [c for c in everything[pos + 1:] if c in members]
-        return (before[-1] if before else None), (after[0] if after else (ids[0] if ids else None))
+        sort = sort if sort in SORT_KEYS else "age"
+        keys = SORT_KEYS[sort]
+        with self._sessions() as session:
+            values = session.execute(select(*[col for col, _ in keys]).where(Case.id == case_id)).first()
+            if values is None:
+                first = session.scalar(self._filtered(select(Case.id), status, bank).order_by(*SORTS[sort]).limit(1))
+                return None, first
+            after = self._filtered(select(Case.id), status, bank).where(_beyond(keys, values, forward=True))
+            before = self._filtered(select(Case.id), status, bank).where(_beyond(keys, values, forward=False))
+            reverse = tuple(col.asc() if desc else col.desc() for col, desc in keys)
+            return (session.scalar(before.order_by(*reverse).limit(1)),
+                    session.scalar(after.order_by(*SORTS[sort]).limit(1)))
 
     def media_file(self, case_id: int) -> Path | None:
         """The kept preview of a case, if any and not past retention."""
@@ -218,17 +231,24 @@ class ReviewService:
 
     def start_next(self, user: str, role: str | None, sort: str = "age", status: str | None = "pending",
                    bank: str | None = None, after: int | None = None) -> int | None:
-        """Claim the first case in the queue's order (after ``after``) this user may decide; None when none is left."""
-        ids = self.queue_ids(status, bank, sort)
-        if after is not None:
-            _, first = self.neighbours(after, sort, status, bank, ids=ids)
-            ids = ids[ids.index(first):] if first in ids else []
-        for case_id in ids:
-            try:
-                self.claim(case_id, user, role)
-                return case_id
-            except (Conflict, NotFound):
-                continue  # held by someone else, decided meanwhile, or not for this user (own escalation)
+        """Claim the first case in the queue's order this user may decide; None when none is left."""
+        sort = sort if sort in SORT_KEYS else "age"
+        now = utcnow()
+        free = or_(Case.claimed_by.is_(None), Case.claimed_by == user, Case.claimed_until < now)
+        query = self._filtered(select(Case.id), status, bank).where(free, Case.status.in_(OPEN_STATUSES))
+        tried: set[int] = set()
+        for _ in range(10):  # a few batches: the first free case is almost always in the first
+            with self._sessions() as session:
+                batch = [i for i in session.scalars(query.order_by(*SORTS[sort]).limit(20 + len(tried))) if i not in tried]
+            if not batch:
+                return None
+            for case_id in batch:
+                tried.add(case_id)
+                try:
+                    self.claim(case_id, user, role)
+                    return case_id
+                except (Conflict, NotFound):
+                    continue  # taken meanwhile, decided, or not for this user (their own escalation)
         return None
 
     def check_may_decide(self, case: Case, user: str, role: str | None) -> None:
@@ -479,6 +499,15 @@ class ReviewService:
             f"case {case.id} is being reviewed by {case.claimed_by} until {aware(case.claimed_until):%H:%M} UTC; "
             "pick another case or ask them to release it"
         )
+
+
+def _beyond(keys, values, forward: bool):
+    """Rows after (or before) ``values`` in the order of ``keys``: (k1 > v1) or (k1 = v1 and k2 > v2) or ..."""
+    clauses = []
+    for i, (col, desc) in enumerate(keys):
+        later = (col < values[i]) if desc == forward else (col > values[i])
+        clauses.append(and_(*[c == values[j] for j, (c, _) in enumerate(keys[:i])], later))
+    return or_(*clauses)
 
 
 def _write_preview(path: Path, data: bytes) -> None:

@@ -121,7 +121,7 @@ def _queue_page(request: Request, user: dict, sort: str, status: str, bank: str,
     total = review.count_cases(status=status, bank=bank or None)
     pages = max(1, -(-total // size))
     page = min(max(0, page), pages - 1)
-    cases = review.list_cases(status=status, bank=bank or None, sort=sort, limit=size, offset=page * size)
+    cases = review.list_cases(status=status, bank=bank or None, sort=sort, limit=size, offset=page * size, with_matches=False)
     reasons = {}
     if escalations:  # the escalating reviewer's reason, shown in the escalation queue
         reasons = {c.id: next((d.note for d in reversed(review.get_case(c.id).decisions) if d.decision == "escalate"), "")

@@ -14,6 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index('ix_review_cases_status_created', 'review_cases', ['status', 'created_at', 'id'], unique=False)
     with op.batch_alter_table('review_decisions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reason', sa.String(length=60), nullable=True))
         batch_op.create_index(batch_op.f('ix_review_decisions_reason'), ['reason'], unique=False)
@@ -42,6 +43,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_review_cases_status_created', table_name='review_cases')
     op.drop_table('review_exposure')
     op.drop_index(op.f('ix_review_allow_proposals_status'), table_name='review_allow_proposals')
     op.drop_index(op.f('ix_review_allow_proposals_case_id'), table_name='review_allow_proposals')
