@@ -268,3 +268,11 @@ def test_organisation_policy_bounds_reveal_and_blur_and_prompts_a_break(make_app
     from tests.test_web import detail
 
     assert detail(soft) > detail(strong)  # the blur strength follows the policy
+
+
+def test_an_item_severity_label_is_not_overridden_by_its_bank() -> None:
+    from crossmatch.review.evidence import item_severity
+
+    assert item_severity({"severity": "high"}, {"severity": "low"}) == 1
+    assert item_severity({"severity": "high"}, {"entity": "x"}) == 3
+    assert plain.severity_word(item_severity({"severity": "critical"}, {})) == "critical"

@@ -86,7 +86,7 @@ class ReviewService:
         with transaction(self._sessions, session) as tx:
             case = Case(
                 status="open", item=result.item[:2000], kind=result.kind, submission_id=submission_id, source=source,
-                severity=max(ev.severity_of(bank_labels.get(m.bank), m.item_labels) for m in block),
+                severity=max(ev.item_severity(bank_labels.get(m.bank), m.item_labels) for m in block),
                 strength=top.strength, bank=top.bank,
                 bank_labels=ev.label_summary({**bank_labels.get(top.bank, {}), **top.item_labels}),
                 language=ev.language_of(block, result.signals),
