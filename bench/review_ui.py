@@ -89,7 +89,7 @@ def full_loads(base: str, urls: list[str], repeats: int) -> dict[str, list[float
     return out
 
 
-def measure(cases: int, repeats: int) -> dict[str, tuple[list[float], list[float]]]:
+def measure(cases: int, repeats: int, browser: bool = True) -> dict[str, tuple[list[float], list[float]]]:
     with tempfile.TemporaryDirectory() as tmp:
         app, server, thread, base, middle = serve(cases, Path(tmp) / "home")
         try:
@@ -100,7 +100,7 @@ def measure(cases: int, repeats: int) -> dict[str, tuple[list[float], list[float
             for url in urls.values():  # warm up (templates compiled, indexes loaded)
                 ttfb(client, url, 2)
             first = {name: ttfb(client, url, repeats) for name, url in urls.items()}
-            loads = full_loads(base, list(urls.values()), repeats)
+            loads = full_loads(base, list(urls.values()), repeats) if browser else {u: [float("nan")] for u in urls.values()}
             return {name: (first[name], loads[url]) for name, url in urls.items()}
         finally:
             server.should_exit = True
@@ -118,9 +118,13 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--baseline-cases", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--no-browser", action="store_true", help="time to first byte only (no chromium)")
+    parser.add_argument("--smoke", action="store_true", help="tiny run for the test suite: 60 vs 10 cases, 2 repeats")
     args = parser.parse_args()
-    big = measure(args.cases, args.repeats)
-    small = measure(args.baseline_cases, args.repeats)
+    if args.smoke:
+        args.cases, args.baseline_cases, args.repeats = 60, 10, 2
+    big = measure(args.cases, args.repeats, browser=not args.no_browser)
+    small = measure(args.baseline_cases, args.repeats, browser=not args.no_browser)
     print(f"| page | measure | {args.cases:,} open cases: median (p90) ms | baseline {args.baseline_cases} cases: median ms | ratio |")
     print("|---|---|---|---|---|")
     for name in big:
