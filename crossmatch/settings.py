@@ -150,11 +150,40 @@ class LimitsSettings(BaseModel):
     # "review" opens a case saying so; "fail" only marks it failed. Both fire submission.scanned.
     on_incomplete: Literal["review", "fail"] = "review"
 
+class WellnessPolicy(BaseModel):
+    """The organisation's limits on what reviewers see; a reviewer's own settings stay within them."""
+
+    blur: int = Field(default=4, ge=1, le=10)  # 1 light .. 10 shapes only; previews are always served blurred first
+    greyscale: bool = True  # blurred previews drop colour
+    allow_reveal: bool = True  # False: reviewers never see media unblurred
+    reveal_by_region: bool = True  # reveal a region under the pointer (hover / hold) before revealing all
+    allow_reveal_by_default: bool = True  # may a reviewer choose to see media unblurred by default
+    mask_text: bool = False  # passages shown masked until the reviewer clicks them
+    video_muted: bool = True  # the video player starts muted
+    break_after: int = Field(default=60, ge=0)  # cases opened + reveals per day before a break prompt (0: never)
+
 
 class ReviewSettings(BaseModel):
-    # A reviewer's claim on a case lapses after this long, so an abandoned tab does not block the queue.
+    # A reviewer's claim lapses this long after their last action (start, decision), so an idle tab frees the case.
     claim_minutes: int = 15
     preview_side: int = 480  # kept media previews are downscaled to this many pixels
+    page_size: int = Field(default=50, ge=10, le=500)  # queue rows per page
+    # Decision reasons (policy codes), stored with each decision and counted in /reports.
+    reasons: dict[str, str] = Field(default_factory=lambda: {
+        "terrorist_content": "Terrorist content (known item)",
+        "terrorist_content_propaganda": "Terrorist content: propaganda",
+        "terrorist_content_incitement": "Terrorist content: incitement or threat",
+        "terrorist_content_recruitment": "Terrorist content: recruitment",
+        "news_reporting": "News reporting",
+        "counter_speech": "Counter-speech",
+        "research_archive": "Research or archive",
+        "satire": "Satire",
+        "not_terrorist_content": "Not terrorist content",
+    })
+    require_reason: bool = False  # confirm / reject need a reason
+    # A reviewer's "reject and allow-list" is a proposal until a curator approves it (False: it applies at once).
+    allow_needs_approval: bool = True
+    wellness: WellnessPolicy = Field(default_factory=WellnessPolicy)
 
 
 class SecuritySettings(BaseModel):

@@ -149,8 +149,12 @@ def test_decide_feeds_back_and_is_final(rctx: Context, review: ReviewService) ->
     review.claim(second, "bob")
     review.decide(second, "bob", "escalate", "not sure")
     assert review.get_case(second).status == "escalated"
-    review.claim(second, "carol")
-    review.decide(second, "carol", "reject", "benign poster")
+    with pytest.raises(Conflict, match="a senior reviewer decides it"):
+        review.claim(second, "carol")  # a reviewer cannot take an escalated case
+    with pytest.raises(Conflict, match="you escalated"):
+        review.claim(second, "bob", "senior")  # nor can the one who escalated it, even a senior
+    review.claim(second, "carol", "senior")
+    review.decide(second, "carol", "reject", "benign poster", role="senior")
     item, _ = rctx.banks.get_item("posters", "poster-0")
     assert (item.confirmed_count, item.rejected_count) == (1, 1)
     assert [d.decision for d in review.get_case(second).decisions] == ["escalate", "reject"]
@@ -167,6 +171,10 @@ def test_reject_to_allow_bank_suppresses_future_matches(rctx: Context, review: R
     with pytest.raises(InvalidInput, match="block bank"):
         review.decide(case_id, "alice", "reject", "", add_to_allow_bank="posters")
     review.decide(case_id, "alice", "reject", "known benign poster", add_to_allow_bank="benign")
+    with pytest.raises(NotFound):  # a proposal until a curator approves it
+        rctx.banks.get_item("benign", f"case-{case_id}")
+    [proposal] = review.proposals("proposed")
+    review.approve_proposal(proposal.id, "curt")
     item, signals = rctx.banks.get_item("benign", f"case-{case_id}")
     assert item.labels["case"] == case_id and {s.type for s in signals} >= {"pdq"}
     again = Content("again.jpg", "image", data=data)

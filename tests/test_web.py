@@ -107,11 +107,15 @@ def test_preview_blurred_by_default_and_reveal_is_audited(app, client: TestClien
     assert "blurred" not in img_tag.split("alt=")[0] and "clear=1" in img_tag.split("data-blur-src")[0]
 
 
-def test_decide_from_the_case_page_and_claims(app, client: TestClient) -> None:
+def test_viewing_does_not_claim_starting_does_and_deciding_claims(app, client: TestClient) -> None:
     sign_in(client)
     case_id = image_cases(app)[0]
     page = client.get(f"/cases/{case_id}")
-    assert 'data-key="c"' in page.text and "Your claim expires" in page.text
+    assert 'data-key="c"' in page.text and "Start reviewing this case" in page.text
+    assert app.state.review.get_case(case_id).claimed_by is None  # reading holds nothing
+    started = client.post(f"/cases/{case_id}/claim", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert started.status_code == 303 and app.state.review.get_case(case_id).claimed_by == "reviewer"
+    assert "Release claim" in client.get(f"/cases/{case_id}").text
     with TestClient(app) as other:
         sign_in(other, "bob")
         held = other.get(f"/cases/{case_id}")
@@ -120,27 +124,52 @@ def test_decide_from_the_case_page_and_claims(app, client: TestClient) -> None:
         assert api.status_code == 409 and "reviewer" in api.json()["detail"]
     forged = client.post(f"/cases/{case_id}/decide", data={"decision": "confirm", "csrf": "forged"})
     assert forged.status_code == 403 and app.state.review.get_case(case_id).status == "open"
-    done = client.post(f"/cases/{case_id}/decide", data={"decision": "confirm", "note": "same poster",
+    done = client.post(f"/cases/{case_id}/decide", data={"decision": "confirm", "note": "same poster", "reason": "terrorist_content",
                                                        "csrf": csrf_of(page.text)}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].startswith("/cases/")
     case = app.state.review.get_case(case_id)
     assert case.status == "confirmed" and case.decisions[0].actor == "reviewer" and case.decisions[0].note == "same poster"
+    assert case.decisions[0].reason == "terrorist_content"
     item, _ = app.state.ctx.banks.get_item(POSTER_BANK, case.matches[0].bank_item)
     assert item.confirmed_count == 1
     again = client.post(f"/api/v1/cases/{case_id}/decision", json={"decision": "reject"})
     assert again.status_code == 409 and "already confirmed" in again.json()["detail"]
+    # A first action claims too: deciding an unclaimed case straight from the page works.
+    second = image_cases(app)[1]
+    direct = client.post(f"/cases/{second}/decide", data={"decision": "reject", "reason": "news_reporting", "csrf": csrf_of(page.text)},
+                         follow_redirects=False)
+    assert direct.status_code == 303 and app.state.review.get_case(second).status == "rejected"
 
 
-def test_reject_into_allow_bank_one_click(app, client: TestClient) -> None:
+def test_allow_listing_asks_first_is_a_proposal_until_a_curator_approves_and_can_be_undone(app, client: TestClient) -> None:
     sign_in(client)
     case_id = image_cases(app)[1]
     page = client.get(f"/cases/{case_id}")
     assert f"/cases/{case_id}/decide?allow_bank={ALLOW_BANK}" in page.text
-    client.post(f"/cases/{case_id}/decide?allow_bank={ALLOW_BANK}",
-                data={"decision": "reject", "csrf": csrf_of(page.text)}, follow_redirects=False)
+    asked = client.post(f"/cases/{case_id}/decide?allow_bank={ALLOW_BANK}",
+                        data={"decision": "reject", "note": "a museum poster", "csrf": csrf_of(page.text)})
+    assert asked.status_code == 200 and "Allow-list this content?" in asked.text and "a museum poster" in asked.text
+    assert app.state.review.get_case(case_id).status == "open"  # nothing happened yet
+    client.post(f"/cases/{case_id}/decide", data={"decision": "reject", "note": "a museum poster", "allow_bank": ALLOW_BANK,
+                                                  "confirm_allow": "1", "csrf": csrf_of(page.text)}, follow_redirects=False)
     assert app.state.review.get_case(case_id).status == "rejected"
-    item, signals = app.state.ctx.banks.get_item(ALLOW_BANK, f"case-{case_id}")
-    assert signals and item.labels["added_by"] == "reviewer"
+    with pytest.raises(Exception):
+        app.state.ctx.banks.get_item(ALLOW_BANK, f"case-{case_id}")  # a proposal suppresses nothing
+    assert client.post("/allow-proposals/1/approve", data={"csrf": csrf_of(page.text)}).status_code == 403  # reviewers cannot approve
+    with TestClient(app) as curator:
+        landing = sign_in(curator, "cura")
+        assert landing.headers["location"] == "/banks"  # a curator lands where their work is, not on a 403
+        listing = curator.get("/allow-proposals")
+        assert f"/cases/{case_id}" in listing.text and "a museum poster" in listing.text
+        [prop] = app.state.review.proposals("proposed")
+        curator.post(f"/allow-proposals/{prop.id}/approve", data={"csrf": csrf_of(listing.text)})
+        item, signals = app.state.ctx.banks.get_item(ALLOW_BANK, f"case-{case_id}")
+        assert signals and item.labels["added_by"] == "reviewer"
+        curator.post(f"/allow-proposals/{prop.id}/undo", data={"csrf": csrf_of(listing.text)})
+    with pytest.raises(Exception):
+        app.state.ctx.banks.get_item(ALLOW_BANK, f"case-{case_id}")
+    assert [r.action for r in app.state.audit.query(action="allow.")] == ["allow.undo", "allow.approve"] or \
+        sorted(r.action for r in app.state.audit.query(action="allow.")) == ["allow.approve", "allow.undo"]
 
 
 def test_json_routes_status_codes(app, client: TestClient) -> None:
@@ -153,6 +182,7 @@ def test_json_routes_status_codes(app, client: TestClient) -> None:
     assert client.post(f"/api/v1/cases/{case_id}/decision", json={"decision": "confirm"}).status_code == 409  # not claimed
     assert client.post(f"/api/v1/cases/{case_id}/claim").json()["claimed_by"] == "reviewer"
     assert client.post(f"/api/v1/cases/{case_id}/decision", json={"decision": "maybe"}).status_code == 422
+    assert client.post(f"/api/v1/cases/{case_id}/decision", json={"decision": "escalate"}).status_code == 422  # reason required
     decided = client.post(f"/api/v1/cases/{case_id}/decision", json={"decision": "escalate", "note": "senior look"})
     assert decided.status_code == 200 and decided.json()["decision"] == "escalate"
     full = client.get(f"/api/v1/cases/{case_id}").json()
@@ -164,8 +194,9 @@ def test_text_case_shows_aligned_passages_with_languages(app, client: TestClient
     sign_in(client)
     text_case = next(c for c in app.state.review.list_cases() if c.kind == "text")
     page = client.get(f"/cases/{text_case.id}").text
-    assert "Aligned passages" in page and "<mark>Семьи собираются" in page
-    assert '<span class="lang">ru</span>' in page and '<span class="lang">en</span>' in page
+    assert "Text in Russian, aligned with 3 of 3 sentences of the bank text (English)" in page  # plain words
+    assert page.count('lang="ru" dir="ltr">Семьи собираются') == 1  # side by side, each passage once
+    assert "Sentence 2 (English)" in page
     assert "Media not retained" not in page  # text cases have no media to retain
 
 

@@ -29,7 +29,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def workflow_settings(home: Path, database_url: str | None) -> Settings:
-    return Settings.load(home=home, database_url=database_url, workers=1, deep_scan=False)
+    # Reviewers allow-list directly here, so the allow-bank write is one of the decision's steps to kill.
+    return Settings.load(home=home, database_url=database_url, workers=1, deep_scan=False, review={"allow_needs_approval": False})
 
 
 @dataclass

@@ -16,7 +16,7 @@ from crossmatch.auth import require_role
 from crossmatch.review.schemas import DecideIn, case_json, decision_json
 from crossmatch.review.service import ReviewService
 
-REVIEW = ("reviewer",)  # admin always passes require_role too
+REVIEW = ("reviewer", "senior")  # admin always passes require_role too
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=ERROR_RESPONSES)
 
@@ -46,7 +46,7 @@ def get_case(case_id: RowId, request: Request, principal=Depends(require_role(*R
 
 @router.post("/{case_id}/claim")
 def claim(case_id: RowId, request: Request, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
-    return case_json(_review(request).claim(case_id, principal.actor), full=True)
+    return case_json(_review(request).claim(case_id, principal.actor, principal.role), full=True)
 
 
 @router.post("/{case_id}/release")
@@ -57,5 +57,6 @@ def release(case_id: RowId, request: Request, force: bool = False, principal=Dep
 
 @router.post("/{case_id}/decision")
 def decide(case_id: RowId, body: DecideIn, request: Request, principal=Depends(require_role(*REVIEW))) -> dict[str, Any]:
-    row = _review(request).decide(case_id, principal.actor, body.decision, body.note, body.add_to_allow_bank)
+    row = _review(request).decide(case_id, principal.actor, body.decision, body.note, body.add_to_allow_bank,
+                                 reason=body.reason, role=principal.role)
     return decision_json(row)

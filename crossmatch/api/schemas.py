@@ -256,7 +256,7 @@ class RetriedOut(BaseModel):
 
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["hasher", "matcher", "curator", "reviewer", "admin"]
+    role: Literal["hasher", "matcher", "curator", "reviewer", "senior", "admin"]
     name: str | None = Field(None, min_length=1, max_length=200)
 
 
@@ -275,7 +275,7 @@ class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=10, max_length=1000)
-    role: Literal["hasher", "matcher", "curator", "reviewer", "admin"]
+    role: Literal["hasher", "matcher", "curator", "reviewer", "senior", "admin"]
 
 
 class UserOut(BaseModel):

@@ -11,12 +11,12 @@ from typing import Literal
 
 from crossmatch.errors import CrossmatchError, InvalidInput
 
-ROLES = ("hasher", "matcher", "curator", "reviewer", "admin")
+ROLES = ("hasher", "matcher", "curator", "reviewer", "senior", "admin")  # senior: decides escalations, reopens
 
 # Route groups (admin is always allowed in addition).
 HASH = ("hasher", "matcher")  # POST /hash: signals only, no bank access
 MATCH = ("matcher",)  # lookups and submissions: match against banks
-BANK_READ = ("curator", "reviewer")  # list/show banks and items
+BANK_READ = ("curator", "reviewer", "senior")  # list/show banks and items
 BANK_WRITE = ("curator",)  # create/change/delete banks and items, import, policies
 ADMIN = ("admin",)  # tokens, users, webhooks, deliveries, audit
 

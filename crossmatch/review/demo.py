@@ -26,7 +26,7 @@ from crossmatch.review.service import ReviewService
 from crossmatch.signals.base import Content
 from crossmatch.store.models import BankItem
 
-POSTER_BANK, ALLOW_BANK, TEXT_BANK = "sample-posters", "sample-allow", "sample-texts"
+POSTER_BANK, ALLOW_BANK, TEXT_BANK, VIDEO_BANK = "sample-posters", "sample-allow", "sample-texts", "sample-videos"
 DEMO_EDITS = ("greyscale", "flipped", "letterboxed", "resized", "captioned")  # the caption defeats PDQ: no case
 KNOWN_TEXT = (
     "The harbour festival opens on Friday with music, boats and lanterns along the old quay. "
@@ -37,6 +37,11 @@ QUERY_TEXT_RU = (
     "Фестиваль в гавани открывается в пятницу музыкой, лодками и фонарями вдоль старой набережной. "
     "Семьи собираются, чтобы посмотреть парад украшенных рыбацких лодок. "
     "Местные пекари продают сладкий хлеб, а вечер заканчивается фейерверком над водой."
+)
+QUERY_TEXT_AR = (
+    "يفتتح مهرجان الميناء يوم الجمعة بالموسيقى والقوارب والفوانيس على طول الرصيف القديم. "
+    "تجتمع العائلات لمشاهدة موكب قوارب الصيد المزينة. "
+    "يبيع الخبازون المحليون الخبز الحلو وينتهي المساء بالألعاب النارية فوق الماء."
 )
 
 
@@ -49,10 +54,12 @@ class DemoQueue:
 
 
 def seed_demo(target: Any, username: str = "reviewer", password: str | None = None, posters: int = 5,
-              text: bool = True) -> DemoQueue:
+              text: bool = True, video: bool = False, arabic: bool = False) -> DemoQueue:
     """Seed banks, cases and a reviewer; ``target`` is ``app.state`` (preferred) or a Context.
 
     ``text=False`` leaves out the text bank and case (they load the language models, which takes seconds).
+    ``arabic=True`` adds an Arabic rendering of the text (right-to-left); ``video=True`` a bank video and a
+    re-cut, subtitled 12-second excerpt of it (needs the video extra).
 
     Safe to call twice: existing banks are reused and only a first call adds cases.
     Case previews are kept (the posters are synthetic), whatever ``keep_media`` says.
@@ -92,19 +99,66 @@ def seed_demo(target: Any, username: str = "reviewer", password: str | None = No
     if text:
         text_signals = ctx.engine.hash_for_bank(Content("festival-en", "text", text=KNOWN_TEXT)).signals
         ctx.banks.upsert_items(TEXT_BANK, [ItemUpsert("festival-en", list(text_signals),
-                                                      {"entity": "Sample Group A", "category": "statement", "language": "en"}, "text")])
+                                                      {"entity": "Sample Group A", "category": "statement", "language": "en",
+                                                       # a curator's summary, shown beside the alignment
+                                                       "summary": "Announcement of a harbour festival: boats, a parade, bread and fireworks."}, "text")])
 
     queries = [Content(f"upload-{i:02d}-{DEMO_EDITS[i % len(DEMO_EDITS)]}.jpg", "image",
                        data=samples.to_bytes(samples.EDITS[DEMO_EDITS[i % len(DEMO_EDITS)]](img)))
                for i, img in enumerate(images)]
     if text:
         queries.append(Content("post-ru-0001", "text", text=QUERY_TEXT_RU))
+    if text and arabic:
+        queries.append(Content("post-ar-0002", "text", text=QUERY_TEXT_AR))
+    if video:
+        queries.append(_video_bank(ctx))
     for n, content in enumerate(queries):
         result = ctx.engine.scan(content, deep=False)
         case_id = review.open_case(result, content, submission_id=f"demo-{n + 1}", source="demo")
         if case_id is not None:
             out.case_ids.append(case_id)
     return out
+
+
+def _video_bank(ctx: Any) -> Content:
+    """A 45 s synthetic bank video, and the upload: seconds 20-32 of it, re-encoded with burnt-in subtitles."""
+    import tempfile
+    from pathlib import Path
+
+    ctx.banks.create_bank(BankSpec(name=VIDEO_BANK, description="Synthetic videos", labels={"severity": "high"}))
+    with tempfile.TemporaryDirectory() as tmp:
+        known, incoming = samples.write_video_samples(Path(tmp))
+        clip = (known / "clip_00.mp4").read_bytes()
+        upload = (incoming / "upload_recut_subtitled.mp4").read_bytes()
+    signals = ctx.engine.hash_for_bank(Content("clip-00", "video", data=clip)).signals
+    ctx.banks.upsert_items(VIDEO_BANK, [ItemUpsert("clip-00", list(signals), {"entity": "Sample Group B", "category": "video",
+                                                                              "language": "ru"}, "video")])
+    return Content("upload-recut-subtitled.mp4", "video", data=upload)
+
+
+def clone_cases(target: Any, case_id: int, count: int) -> int:
+    """``count`` copies of a case (with its matches) in bulk: a full queue for load tests and benchmarks."""
+    from sqlalchemy import insert, select
+
+    from crossmatch.review.models import Case, CaseMatch
+
+    ctx = getattr(target, "ctx", None) or target
+    skip = {"id", "case_id"}
+    with ctx.sessions.begin() as session:
+        case = session.get(Case, case_id)
+        row = {c.key: getattr(case, c.key) for c in Case.__table__.columns if c.key not in skip}
+        matches = [{c.key: getattr(m, c.key) for c in CaseMatch.__table__.columns if c.key not in skip}
+                   for m in session.scalars(select(CaseMatch).where(CaseMatch.case_id == case_id))]
+        made = 0
+        for start in range(0, count, 500):
+            n = min(500, count - start)
+            ids = session.scalars(insert(Case).returning(Case.id), [
+                {**row, "submission_id": f"clone-{case_id}-{start + i}", "severity": (start + i) % 5,
+                 "claimed_by": None, "claimed_until": None} for i in range(n)]).all()
+            if matches:
+                session.execute(insert(CaseMatch), [{**m, "case_id": cid} for cid in ids for m in matches])
+            made += n
+    return made
 
 
 def _keep_bank_previews(ctx: Any, settings: Any, images: list) -> None:

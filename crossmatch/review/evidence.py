@@ -33,6 +33,12 @@ def severity_of(*label_sets: dict[str, Any] | None) -> int:
     return best
 
 
+def item_severity(bank_labels: dict[str, Any] | None, item_labels: dict[str, Any] | None) -> int:
+    """The item's own severity label when it has one (a lower item label is not overridden by its bank's), else the bank's."""
+    own = severity_of(item_labels)
+    return own if (item_labels or {}).get("severity") not in (None, "") else severity_of(bank_labels)
+
+
 def strength_of(match: Match) -> float:
     """0..1, how far inside its threshold a match is: 0.5 at the threshold, 1 for an exact hit.
 

@@ -74,13 +74,16 @@ def make_video_preview(content: Content, settings: Settings, duration: float | N
     return out.getvalue()
 
 
-def blurred(path: Path) -> bytes:
-    """Greyscale and strongly blurred: shapes and layout stay, detail does not."""
+def blurred(path: Path, strength: int = 4, greyscale: bool = True) -> bytes:
+    """Blurred (and by default greyscale): shapes and layout stay, detail does not.
+
+    ``strength`` 1..10 is the organisation's policy (settings.review.wellness.blur); 4 is the old default.
+    """
     with Image.open(path) as img:
-        grey = ImageOps.grayscale(img)
-        radius = max(8, max(grey.size) // 25)
+        base = ImageOps.grayscale(img) if greyscale else img.convert("RGB")
+        radius = max(2 * strength, max(base.size) * strength // 100)
         out = io.BytesIO()
-        grey.filter(ImageFilter.GaussianBlur(radius)).save(out, "JPEG", quality=70)
+        base.filter(ImageFilter.GaussianBlur(radius)).save(out, "JPEG", quality=70)
         return out.getvalue()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crossmatch.store.db import Base
@@ -27,6 +27,8 @@ FINAL_STATUSES = ("confirmed", "rejected")
 
 class Case(Base):
     __tablename__ = "review_cases"
+    # The queue's default order within a status: 10,000 open cases page and step ("next") without a sort.
+    __table_args__ = (Index("ix_review_cases_status_created", "status", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # open | escalated (still decidable) | confirmed | rejected (final)
@@ -89,10 +91,12 @@ class Decision(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("review_cases.id", ondelete="CASCADE"), index=True)
-    decision: Mapped[str] = mapped_column(String(12))  # confirm | reject | escalate
+    decision: Mapped[str] = mapped_column(String(12))  # confirm | reject | escalate | reopen
     actor: Mapped[str] = mapped_column(String(200))
     note: Mapped[str] = mapped_column(Text, default="")
     allow_bank: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # A policy code from settings.review.reasons (news reporting, counter-speech, ...), counted in reports.
+    reason: Mapped[str | None] = mapped_column(String(60), nullable=True, index=True)
     action_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -107,3 +111,33 @@ class ReviewerPreference(Base):
     username: Mapped[str] = mapped_column(String(200), primary_key=True)
     reveal_media: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class AllowProposal(Base):
+    """A reviewer's proposal to allow-list a rejected case; it suppresses nothing until a curator approves.
+
+    proposed -> approved (the allow-bank entry exists) -> undone (entry removed); or proposed -> declined.
+    """
+
+    __tablename__ = "review_allow_proposals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("review_cases.id", ondelete="CASCADE"), index=True)
+    bank: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12), default="proposed", index=True)
+    proposed_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ReviewerExposure(Base):
+    """How much a reviewer saw on one day (UTC): cases opened and media revealed, for the break prompt."""
+
+    __tablename__ = "review_exposure"
+
+    username: Mapped[str] = mapped_column(String(200), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    cases: Mapped[int] = mapped_column(Integer, default=0)
+    reveals: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from crossmatch.review.models import Case, CaseMatch, Decision, aware
+from crossmatch.review.plain import describe
 
 DecisionName = Literal["confirm", "reject", "escalate"]
 
@@ -14,6 +15,7 @@ DecisionName = Literal["confirm", "reject", "escalate"]
 class DecideIn(BaseModel):
     decision: str = Field(description="confirm | reject | escalate")
     note: str = ""
+    reason: str | None = Field(None, description="a policy code from settings.review.reasons (news_reporting, ...)")
     add_to_allow_bank: str | None = Field(None, description="reject only: add the case's signals to this allow bank")
 
 
@@ -26,6 +28,7 @@ def match_json(m: CaseMatch) -> dict[str, Any]:
     out: dict[str, Any] = {
         "bank": m.bank, "bank_item": m.bank_item, "bank_item_id": m.bank_item_id, "item_labels": m.item_labels,
         "signal_type": m.signal_type, "threshold": m.threshold, "strength": m.strength, "evidence": m.evidence,
+        "plain": describe(m).to_json(),
     }
     if m.distance is not None:
         out["distance"] = m.distance
@@ -36,7 +39,7 @@ def match_json(m: CaseMatch) -> dict[str, Any]:
 
 def decision_json(d: Decision) -> dict[str, Any]:
     return {
-        "id": d.id, "case_id": d.case_id, "decision": d.decision, "actor": d.actor, "note": d.note,
+        "id": d.id, "case_id": d.case_id, "decision": d.decision, "actor": d.actor, "note": d.note, "reason": d.reason,
         "add_to_allow_bank": d.allow_bank, "action_ids": list(d.action_ids or []), "at": _iso(d.created_at),
     }
 
@@ -59,10 +62,10 @@ def case_json(case: Case, full: bool = False) -> dict[str, Any]:
     return out
 
 
-def decision_payload(case: Case, decision: str, note: str, allow_bank: str | None) -> dict[str, Any]:
+def decision_payload(case: Case, decision: str, note: str, allow_bank: str | None, reason: str | None = None) -> dict[str, Any]:
     """What audit records and the decision webhook carry about a decided case."""
     return {
-        "case_id": case.id, "decision": decision, "note": note, "item": case.item, "kind": case.kind,
+        "case_id": case.id, "decision": decision, "note": note, "reason": reason, "item": case.item, "kind": case.kind,
         # The action log keys submissions by number; other ids travel as submission_ref only.
         "submission_id": int(case.submission_id) if (case.submission_id or "").isdigit() else None,
         "submission_ref": case.submission_id, "source": case.source, "severity": case.severity,
@@ -70,7 +73,8 @@ def decision_payload(case: Case, decision: str, note: str, allow_bank: str | Non
         "matches": [
             {"bank": m.bank, "bank_item": m.bank_item, "signal_type": m.signal_type,
              **({"distance": m.distance} if m.distance is not None else {}),
-             **({"score": m.score} if m.score is not None else {})}
+             **({"score": m.score} if m.score is not None else {}),
+             "evidence_text": describe(m, case.kind).sentence}
             for m in case.matches
         ],
     }

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session, defer, selectinload, sessionmaker
 
 from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.engine import ScanResult
@@ -24,7 +24,9 @@ from crossmatch.hashing import bank_signals
 from crossmatch.review import evidence as ev
 from crossmatch.review.schemas import decision_payload
 from crossmatch.review.media import make_preview, make_video_preview, media_dir, purge_expired
-from crossmatch.review.models import FINAL_STATUSES, OPEN_STATUSES, Case, CaseMatch, Decision, ReviewerPreference, aware, utcnow
+from crossmatch.review.models import (
+    FINAL_STATUSES, OPEN_STATUSES, AllowProposal, Case, CaseMatch, Decision, ReviewerExposure, ReviewerPreference, aware, utcnow,
+)
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, Signal
 from crossmatch.store.db import on_commit, transaction
@@ -32,12 +34,15 @@ from crossmatch.store.db import on_commit, transaction
 log = logging.getLogger(__name__)
 
 DECISIONS = {"confirm": "confirmed", "reject": "rejected", "escalate": "escalated"}
-SORTS = {
-    "age": (Case.created_at.asc(), Case.id.asc()),
-    "severity": (Case.severity.desc(), Case.created_at.asc(), Case.id.asc()),
-    "score": (Case.strength.desc(), Case.created_at.asc(), Case.id.asc()),
-    "bank": (Case.bank_labels.asc(), Case.bank.asc(), Case.id.asc()),
+SENIOR = ("senior", "admin")  # who decides escalated cases and reopens decided ones
+# Each sort as (column, descending) keys ending in the id, so "next" is a keyset query (no list of 10,000 ids).
+SORT_KEYS = {
+    "age": ((Case.created_at, False), (Case.id, False)),
+    "severity": ((Case.severity, True), (Case.created_at, False), (Case.id, False)),
+    "score": ((Case.strength, True), (Case.created_at, False), (Case.id, False)),
+    "bank": ((Case.bank_labels, False), (Case.bank, False), (Case.id, False)),
 }
+SORTS = {name: tuple(col.desc() if desc else col.asc() for col, desc in keys) for name, keys in SORT_KEYS.items()}
 STATUS_FILTERS = {"pending": OPEN_STATUSES, "decided": FINAL_STATUSES, **{s: (s,) for s in OPEN_STATUSES + FINAL_STATUSES}}
 MAX_SIGNALS = 200  # query signals kept per case (enough for dihedral PDQ, text chunks)
 # The bank column of a case opened because the item could not be fully checked (no match to show).
@@ -85,7 +90,7 @@ class ReviewService:
         with transaction(self._sessions, session) as tx:
             case = Case(
                 status="open", item=result.item[:2000], kind=result.kind, submission_id=submission_id, source=source,
-                severity=max(ev.severity_of(bank_labels.get(m.bank), m.item_labels) for m in block),
+                severity=max(ev.item_severity(bank_labels.get(m.bank), m.item_labels) for m in block),
                 strength=top.strength, bank=top.bank,
                 bank_labels=ev.label_summary({**bank_labels.get(top.bank, {}), **top.item_labels}),
                 language=ev.language_of(block, result.signals),
@@ -127,7 +132,8 @@ class ReviewService:
 
     # -- reading ------------------------------------------------------------
     def list_cases(
-        self, status: str | None = "pending", bank: str | None = None, sort: str = "age", limit: int = 50, offset: int = 0
+        self, status: str | None = "pending", bank: str | None = None, sort: str = "age", limit: int = 50, offset: int = 0,
+        with_matches: bool = True,
     ) -> list[Case]:
         if sort not in SORTS:
             raise InvalidInput(f"sort must be one of {sorted(SORTS)}, got {sort!r}")
@@ -135,7 +141,9 @@ class ReviewService:
             raise InvalidInput(f"status must be one of {sorted(STATUS_FILTERS)}, got {status!r}")
         if not 1 <= limit <= 500 or offset < 0:
             raise InvalidInput("limit must be 1..500 and offset 0 or more")
-        query = select(Case).options(selectinload(Case.matches))
+        query = select(Case).options(defer(Case.signals), defer(Case.warnings))  # big JSON no list shows
+        if with_matches:
+            query = query.options(selectinload(Case.matches))
         if status is not None:
             query = query.where(Case.status.in_(STATUS_FILTERS[status]))
         if bank:
@@ -143,12 +151,26 @@ class ReviewService:
         with self._sessions() as session:
             return list(session.scalars(query.order_by(*SORTS[sort]).limit(limit).offset(offset)))
 
-    def count_cases(self, status: str | None = "pending") -> int:
+    def count_cases(self, status: str | None = "pending", bank: str | None = None) -> int:
         query = select(func.count()).select_from(Case)
         if status is not None:
             query = query.where(Case.status.in_(STATUS_FILTERS.get(status, (status,))))
+        if bank:
+            query = query.where(Case.id.in_(select(CaseMatch.case_id).where(CaseMatch.bank == bank)))
         with self._sessions() as session:
             return session.scalar(query) or 0
+
+    def queue_ids(self, status: str | None = "pending", bank: str | None = None, sort: str = "age") -> list[int]:
+        """Case ids in queue order for this filter: ids only, so "next" is cheap with 10,000 open cases."""
+        if sort not in SORTS:
+            sort = "age"
+        query = select(Case.id)
+        if status is not None:
+            query = query.where(Case.status.in_(STATUS_FILTERS.get(status, (status,))))
+        if bank:
+            query = query.where(Case.id.in_(select(CaseMatch.case_id).where(CaseMatch.bank == bank)))
+        with self._sessions() as session:
+            return list(session.scalars(query.order_by(*SORTS[sort])))
 
     def get_case(self, case_id: int) -> Case:
         with self._sessions() as session:
@@ -159,13 +181,32 @@ class ReviewService:
                 raise NotFound(f"no case {case_id}; see the queue (GET /api/v1/cases) for open cases")
             return case
 
-    def neighbours(self, case_id: int, sort: str = "age") -> tuple[int | None, int | None]:
-        """Previous and next pending case ids in queue order (for j / k in the UI)."""
-        ids = [c.id for c in self.list_cases("pending", sort=sort, limit=500)]
-        if case_id not in ids:
-            return None, ids[0] if ids else None
-        i = ids.index(case_id)
-        return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+    def _filtered(self, query, status: str | None, bank: str | None):
+        if status is not None:
+            query = query.where(Case.status.in_(STATUS_FILTERS.get(status, (status,))))
+        if bank:
+            query = query.where(Case.id.in_(select(CaseMatch.case_id).where(CaseMatch.bank == bank)))
+        return query
+
+    def neighbours(self, case_id: int, sort: str = "age", status: str | None = "pending", bank: str | None = None,
+                   ids: list[int] | None = None) -> tuple[int | None, int | None]:
+        """Previous and next case ids in the queue's own order and filter (for j / k and after a decision).
+
+        Keyset queries from the case's own sort keys: a case that just left the filter (decided) keeps its
+        place, so "next" is the case after it, not the head of the queue.
+        """
+        sort = sort if sort in SORT_KEYS else "age"
+        keys = SORT_KEYS[sort]
+        with self._sessions() as session:
+            values = session.execute(select(*[col for col, _ in keys]).where(Case.id == case_id)).first()
+            if values is None:
+                first = session.scalar(self._filtered(select(Case.id), status, bank).order_by(*SORTS[sort]).limit(1))
+                return None, first
+            after = self._filtered(select(Case.id), status, bank).where(_beyond(keys, values, forward=True))
+            before = self._filtered(select(Case.id), status, bank).where(_beyond(keys, values, forward=False))
+            reverse = tuple(col.asc() if desc else col.desc() for col, desc in keys)
+            return (session.scalar(before.order_by(*reverse).limit(1)),
+                    session.scalar(after.order_by(*SORTS[sort]).limit(1)))
 
     def media_file(self, case_id: int) -> Path | None:
         """The kept preview of a case, if any and not past retention."""
@@ -177,12 +218,16 @@ class ReviewService:
         return path if path.is_file() else None
 
     # -- claims -------------------------------------------------------------
-    def claim(self, case_id: int, user: str) -> Case:
-        """Take (or renew) the claim; Conflict if another reviewer holds an unexpired one."""
+    def claim(self, case_id: int, user: str, role: str | None = "reviewer") -> Case:
+        """Take (or renew) the claim; Conflict if another reviewer holds an unexpired one.
+
+        Viewing a case never calls this: a claim starts with "start reviewing" or the first action.
+        """
         now = utcnow()
         until = now + timedelta(minutes=self._settings.review.claim_minutes)
         with self._sessions.begin() as session:
             case = self._case_for_update(session, case_id)
+            self.check_may_decide(case, user, role)
             taken = session.execute(
                 update(Case)
                 .where(Case.id == case_id, or_(Case.claimed_by.is_(None), Case.claimed_by == user, Case.claimed_until < now))
@@ -202,15 +247,58 @@ class ReviewService:
                 raise Conflict(self._held_message(case))
             case.claimed_by, case.claimed_until = None, None
 
+    def start_next(self, user: str, role: str | None, sort: str = "age", status: str | None = "pending",
+                   bank: str | None = None, after: int | None = None) -> int | None:
+        """Claim the first case in the queue's order this user may decide; None when none is left."""
+        sort = sort if sort in SORT_KEYS else "age"
+        now = utcnow()
+        free = or_(Case.claimed_by.is_(None), Case.claimed_by == user, Case.claimed_until < now)
+        query = self._filtered(select(Case.id), status, bank).where(free, Case.status.in_(OPEN_STATUSES))
+        tried: set[int] = set()
+        for _ in range(10):  # a few batches: the first free case is almost always in the first
+            with self._sessions() as session:
+                batch = [i for i in session.scalars(query.order_by(*SORTS[sort]).limit(20 + len(tried))) if i not in tried]
+            if not batch:
+                return None
+            for case_id in batch:
+                tried.add(case_id)
+                try:
+                    self.claim(case_id, user, role)
+                    return case_id
+                except (Conflict, NotFound):
+                    continue  # taken meanwhile, decided, or not for this user (their own escalation)
+        return None
+
+    def check_may_decide(self, case: Case, user: str, role: str | None) -> None:
+        """Escalated cases go to senior reviewers, and never back to the reviewer who escalated them."""
+        if case.status != "escalated":
+            return
+        escalator = next((d.actor for d in reversed(case.decisions) if d.decision == "escalate"), None)
+        if escalator == user:
+            raise Conflict(f"you escalated case {case.id}; another senior reviewer decides it (see the escalation queue)")
+        if role not in SENIOR:
+            raise Conflict(f"case {case.id} is escalated; a senior reviewer decides it")
+
+    def reasons(self) -> dict[str, str]:
+        return dict(self._settings.review.reasons)
+
     # -- decisions ----------------------------------------------------------
     def decide(
-        self, case_id: int, user: str, decision: str, note: str = "", add_to_allow_bank: str | None = None
+        self, case_id: int, user: str, decision: str, note: str = "", add_to_allow_bank: str | None = None,
+        reason: str | None = None, role: str | None = "reviewer",
     ) -> Decision:
         if decision not in DECISIONS:
             raise InvalidInput(f"decision must be one of {sorted(DECISIONS)}, got {decision!r}")
         note = (note or "").strip()
         if len(note) > 5000:
             raise InvalidInput("the note is longer than 5000 characters; shorten it")
+        if decision == "escalate" and not note:
+            raise InvalidInput("escalating needs a reason: say in the note what a senior reviewer should look at")
+        reason = (reason or "").strip() or None
+        if reason is not None and reason not in self._settings.review.reasons:
+            raise InvalidInput(f"unknown reason {reason!r}; choose one of {', '.join(self._settings.review.reasons)}")
+        if reason is None and decision != "escalate" and self._settings.review.require_reason:
+            raise InvalidInput(f"choose a reason for the decision (one of {', '.join(self._settings.review.reasons)})")
         if add_to_allow_bank:
             if decision != "reject":
                 raise InvalidInput("only a rejected case (false positive) can be added to an allow bank")
@@ -221,6 +309,7 @@ class ReviewService:
         # the audit entry and the decision actions (the outbox) commit together or not at all.
         with self._sessions.begin() as session:
             case = self._case_for_update(session, case_id)
+            self.check_may_decide(case, user, role)
             if case.claimed_by != user or not self._claim_live(case):
                 if case.claimed_by not in (None, user) and self._claim_live(case):
                     raise Conflict(self._held_message(case))
@@ -234,24 +323,132 @@ class ReviewService:
             ).rowcount
             if not done:
                 raise Conflict(f"case {case_id} changed while deciding it; reload it and try again")
-            row = Decision(case_id=case_id, decision=decision, actor=user, note=note, allow_bank=add_to_allow_bank or None)
+            row = Decision(case_id=case_id, decision=decision, actor=user, note=note, allow_bank=add_to_allow_bank or None,
+                           reason=reason)
             session.add(row)
             session.flush()
-            # The allow-bank write first: it takes the bank write lock before any bank row is locked.
             if add_to_allow_bank:
-                self._add_to_allow_bank(case, add_to_allow_bank, user, note, session)
+                # A proposal until a curator approves it, unless the organisation lets reviewers allow-list directly.
+                direct = not self._settings.review.allow_needs_approval
+                session.add(AllowProposal(case_id=case_id, bank=add_to_allow_bank, proposed_by=user, note=note,
+                                          status="approved" if direct else "proposed",
+                                          decided_by=user if direct else None, decided_at=now if direct else None))
+                if direct:  # the allow-bank write first: it takes the bank write lock before any bank row is locked
+                    self._add_to_allow_bank(case, add_to_allow_bank, user, note, session)
             if decision != "escalate":
                 for item_id in sorted({m.bank_item_id for m in case.matches}):
                     try:
                         self._banks.record_opinion(item_id, decision == "confirm", session=session)
                     except NotFound:
                         pass  # the bank item was deleted after the case opened
-            payload = decision_payload(case, decision, note, add_to_allow_bank)
+            payload = decision_payload(case, decision, note, add_to_allow_bank, reason)
             if self._audit is not None:
                 self._audit.record(user, f"case.{decision}", f"case:{case_id}", payload, session=session)
             if self._actions is not None:
                 row.action_ids = list(self._actions.on_decision(case_id, decision, user, payload, session=session) or [])
         return row
+
+    def reopen(self, case_id: int, user: str, role: str | None, note: str) -> Decision:
+        """A senior reviewer reopens a decided case; the earlier decisions stay in its history and the audit."""
+        if role not in SENIOR:
+            raise Conflict("only a senior reviewer or an admin can reopen a decided case")
+        note = (note or "").strip()
+        if not note:
+            raise InvalidInput("reopening needs a reason: say in the note why the decision is being looked at again")
+        with self._sessions.begin() as session:
+            case = self._get(session, case_id, with_matches=True)
+            if case.status not in FINAL_STATUSES:
+                raise Conflict(f"case {case_id} is {case.status}, not decided; there is nothing to reopen")
+            before = case.status
+            case.status, case.decided_at, case.claimed_by, case.claimed_until = "open", None, None, None
+            row = Decision(case_id=case_id, decision="reopen", actor=user, note=note)
+            session.add(row)
+            if self._audit is not None:
+                self._audit.record(user, "case.reopen", f"case:{case_id}", {"was": before, "note": note}, session=session)
+        return row
+
+    # -- allow-list proposals -------------------------------------------------
+    def proposals(self, status: str | None = "proposed") -> list[AllowProposal]:
+        query = select(AllowProposal).order_by(AllowProposal.id.desc()).limit(500)
+        if status:
+            query = query.where(AllowProposal.status == status)
+        with self._sessions() as session:
+            return list(session.scalars(query))
+
+    def approve_proposal(self, proposal_id: int, curator: str) -> AllowProposal:
+        """The curator's yes: the case's signals go into the allow bank (and start suppressing matches)."""
+        with self._sessions.begin() as session:
+            prop = self._proposal(session, proposal_id, "proposed")
+            case = self._get(session, prop.case_id)
+            self._add_to_allow_bank(case, prop.bank, prop.proposed_by, prop.note, session)
+            prop.status, prop.decided_by, prop.decided_at = "approved", curator, utcnow()
+            if self._audit is not None:
+                self._audit.record(curator, "allow.approve", f"case:{prop.case_id}", {"bank": prop.bank, "proposal": prop.id}, session=session)
+            return prop
+
+    def decline_proposal(self, proposal_id: int, curator: str) -> AllowProposal:
+        with self._sessions.begin() as session:
+            prop = self._proposal(session, proposal_id, "proposed")
+            prop.status, prop.decided_by, prop.decided_at = "declined", curator, utcnow()
+            if self._audit is not None:
+                self._audit.record(curator, "allow.decline", f"case:{prop.case_id}", {"bank": prop.bank, "proposal": prop.id}, session=session)
+            return prop
+
+    def undo_proposal(self, proposal_id: int, user: str) -> AllowProposal:
+        """Take an approved allow entry back out of the allow bank (the case's decision stays)."""
+        with self._sessions() as session:
+            prop = self._proposal(session, proposal_id, "approved")
+            bank, external_id = prop.bank, f"case-{prop.case_id}"
+        try:
+            self._banks.delete_item(bank, external_id)
+        except NotFound:
+            pass  # a curator removed it by hand already
+        with self._sessions.begin() as session:
+            prop = self._proposal(session, proposal_id, "approved")
+            prop.status, prop.decided_by, prop.decided_at = "undone", user, utcnow()
+            if self._audit is not None:
+                self._audit.record(user, "allow.undo", f"case:{prop.case_id}", {"bank": bank, "proposal": prop.id}, session=session)
+            return prop
+
+    @staticmethod
+    def _proposal(session: Session, proposal_id: int, status: str) -> AllowProposal:
+        prop = session.get(AllowProposal, proposal_id)
+        if prop is None:
+            raise NotFound(f"no allow-list proposal {proposal_id}; see /allow-proposals")
+        if prop.status != status:
+            raise Conflict(f"allow-list proposal {proposal_id} is {prop.status}, not {status}; reload the page")
+        return prop
+
+    # -- reports and exposure ---------------------------------------------------
+    def reason_counts(self) -> list[tuple[str, str | None, int]]:
+        """(decision, reason, count) over all decisions, most frequent first."""
+        query = (select(Decision.decision, Decision.reason, func.count())
+                 .group_by(Decision.decision, Decision.reason).order_by(func.count().desc()))
+        with self._sessions() as session:
+            return [(d, r, n) for d, r, n in session.execute(query)]
+
+    def decisions_for_export(self, limit: int = 100_000) -> list[tuple[Decision, Case]]:
+        with self._sessions() as session:
+            rows = session.execute(select(Decision, Case).join(Case, Case.id == Decision.case_id)
+                                   .options(selectinload(Case.matches)).order_by(Decision.id).limit(limit))
+            return [(d, c) for d, c in rows]
+
+    def note_exposure(self, user: str, cases: int = 0, reveals: int = 0) -> int:
+        """Count what a reviewer saw today; returns today's total (cases opened + reveals)."""
+        day = utcnow().strftime("%Y-%m-%d")
+        with self._sessions.begin() as session:
+            row = session.get(ReviewerExposure, (user, day))
+            if row is None:
+                row = ReviewerExposure(username=user, day=day, cases=0, reveals=0)
+                session.add(row)
+            row.cases += cases
+            row.reveals += reveals
+            return row.cases + row.reveals
+
+    def exposure(self, user: str) -> tuple[int, int]:
+        with self._sessions() as session:
+            row = session.get(ReviewerExposure, (user, utcnow().strftime("%Y-%m-%d")))
+            return (row.cases, row.reveals) if row else (0, 0)
 
     def _add_to_allow_bank(self, case: Case, bank: str, user: str, note: str, session: Session) -> None:
         signals = bank_signals([Signal(s["type"], s["value"], s.get("quality"), s.get("meta") or {}) for s in case.signals])
@@ -320,6 +517,15 @@ class ReviewService:
             f"case {case.id} is being reviewed by {case.claimed_by} until {aware(case.claimed_until):%H:%M} UTC; "
             "pick another case or ask them to release it"
         )
+
+
+def _beyond(keys, values, forward: bool):
+    """Rows after (or before) ``values`` in the order of ``keys``: (k1 > v1) or (k1 = v1 and k2 > v2) or ..."""
+    clauses = []
+    for i, (col, desc) in enumerate(keys):
+        later = (col < values[i]) if desc == forward else (col > values[i])
+        clauses.append(and_(*[c == values[j] for j, (c, _) in enumerate(keys[:i])], later))
+    return or_(*clauses)
 
 
 def _write_preview(path: Path, data: bytes) -> None:

@@ -19,7 +19,7 @@ PAGE = 100
 
 @router.get("/banks")
 def banks(request: Request) -> Response:
-    need_user(request, "reviewer", "curator")
+    need_user(request, "reviewer", "senior", "curator")
     service = request.app.state.ctx.banks
     rows = [(bank, service.bank_stats(bank.id)) for bank in service.list_banks()]
     return render(request, "banks.html", banks=rows)
@@ -27,7 +27,7 @@ def banks(request: Request) -> Response:
 
 @router.get("/banks/{name}")
 def bank(request: Request, name: str, page: int = 0) -> Response:
-    user = need_user(request, "reviewer", "curator")
+    user = need_user(request, "reviewer", "senior", "curator")
     service = request.app.state.ctx.banks
     found = service.get_bank(name)
     page = max(0, page)
