@@ -136,6 +136,33 @@ class ExchangeSettings(BaseModel):
     scheduler_poll_s: float = 30.0
 
 
+class OutletSettings(BaseModel):
+    """Who posted what (issue 16): sources, account records, outlets and candidate bank items."""
+
+    enabled: bool = True
+    # Keyed hash for account ids; None: a key generated once and kept (mode 600) in the data directory.
+    pseudonym_key: str | None = None
+    keep_handles: bool = False  # raw handles are stored only when set, and shown only to analysts
+    retention_days: int = Field(default=180, ge=1)  # posts (signals + metadata) are deleted after this
+    # account.flagged: this many distinct known items within the window, or this many translations.
+    flag_distinct_items: int = Field(default=3, ge=1)
+    flag_window_days: int = Field(default=30, ge=1)
+    flag_translations: int = Field(default=2, ge=1)
+    # Evidence weights of the account graph (a feature shared by n accounts adds weight/(n-1) to each pair).
+    weight_bank_item: float = 0.5
+    weight_cluster: float = 1.0
+    weight_link: float = 1.0
+    weight_domain: float = 0.5
+    weight_mark: float = 2.0
+    common_feature_accounts: int = Field(default=40, ge=2)  # a feature more accounts share says nothing
+    min_outlet_accounts: int = Field(default=3, ge=2)
+    # A member needs this much non-bank-item evidence (clusters, links, marks) with the rest of its outlet.
+    min_member_strength: float = 0.3
+    louvain_resolution: float = 1.0
+    recluster_every_posts: int = Field(default=1, ge=1)
+    candidate_min_accounts: int = Field(default=2, ge=2)  # N flagged accounts behind a candidate bank item
+
+
 class Settings(BaseSettings):
     """Every setting, from (highest first) explicit values, ``CROSSMATCH_*`` environment variables
     (nested with ``__``: ``CROSSMATCH_TEXT__EMBEDDING_BACKEND``), the TOML file, then defaults.
@@ -165,6 +192,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+    outlets: OutletSettings = Field(default_factory=OutletSettings)
     extra: dict[str, Any] = Field(default_factory=dict)
     # Where the TOML file was read from (None: none), for `crossmatch config show`.
     config_file: Path | None = None
