@@ -156,11 +156,16 @@ class OutletSettings(BaseModel):
     weight_mark: float = 2.0
     common_feature_accounts: int = Field(default=40, ge=2)  # a feature more accounts share says nothing
     min_outlet_accounts: int = Field(default=3, ge=2)
-    # A member needs this much non-bank-item evidence (clusters, links, marks) with the rest of its outlet.
-    min_member_strength: float = 0.3
+    # A member needs this much evidence (shared unbanked material, marks) with the rest of its outlet.
+    min_member_strength: float = 0.8  # one item co-posted wholly inside the outlet gives 1.0
+    min_member_features: int = Field(default=1, ge=1)  # ...resting on this many distinct shared items or marks
+    min_member_purity: float = Field(default=0.5, ge=0.0, le=1.0)  # share of its co-posted material that is evidence
     louvain_resolution: float = 1.0
     recluster_every_posts: int = Field(default=1, ge=1)
     candidate_min_accounts: int = Field(default=2, ge=2)  # N flagged accounts behind a candidate bank item
+    # Unbanked material (a candidate, or evidence linking accounts) counts only when at least this share of the
+    # accounts that posted it are flagged: wire photos are posted by many unflagged news accounts too.
+    min_flagged_share: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
 class Settings(BaseSettings):

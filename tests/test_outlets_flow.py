@@ -56,7 +56,7 @@ def write_export(root: Path) -> Path:
                 "platform": platform, "account": handle, "post_id": f"{handle}-{seed}",
                 "links": ["https://t.me/newvoice_channel"]})
     for i, (platform, handle) in enumerate(outlet):  # their own new release, not in any bank
-        post(f"release_{i}.jpg", edited(77, i), {"platform": platform, "account": handle, "post_id": f"{handle}-new"})
+        post(f"release_{i}.jpg", edited(77, 2 * i), {"platform": platform, "account": handle, "post_id": f"{handle}-new"})
     # A researcher posts one known item; an ordinary account posts its own pictures.
     post("research.jpg", edited(1, 4), {"platform": "x", "account": "researcher", "post_id": "r1"})
     for j in range(3):

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 # (type) -> (compare(a, b), threshold, "distance" | "score")
 Rule = tuple[Callable[[str, str], float], float, str]
 
@@ -34,7 +36,9 @@ class Clusters:
         self.rules = rules
         self.by_id: dict[int, Cluster] = {}
         self._leaders: dict[str, list[Cluster]] = {t: [] for t in rules}
-        self._pdq_ints: list[int] = []  # fast path: PDQ leaders as integers
+        # Fast path: PDQ leaders as (n, 4) uint64 words, compared all at once (numpy popcount).
+        self._pdq = np.zeros((64, 4), dtype=np.uint64)
+        self._pdq_n = 0
 
     def assign(self, post_key: str, account: str, signals: tuple[tuple[str, str], ...]) -> set[int]:
         """The clusters this post belongs to (one per signal type it carries)."""
@@ -53,11 +57,11 @@ class Clusters:
         compare, threshold, metric = self.rules[signal_type]
         leaders = self._leaders[signal_type]
         if signal_type == "pdq" and compare is pdq_hamming:
-            q = int(value, 16)
-            for i, v in enumerate(self._pdq_ints):
-                if (q ^ v).bit_count() <= threshold:
-                    return leaders[i]
-            return None
+            if not self._pdq_n:
+                return None
+            d = np.bitwise_count(self._pdq[:self._pdq_n] ^ _words(value)).sum(axis=1)
+            near = np.flatnonzero(d <= threshold)
+            return leaders[int(near[0])] if len(near) else None
         for cluster in leaders:
             d = compare(value, cluster.value)
             if (d <= threshold) if metric == "distance" else (d >= threshold):
@@ -69,5 +73,12 @@ class Clusters:
         self.by_id[cluster.id] = cluster
         self._leaders[signal_type].append(cluster)
         if signal_type == "pdq":
-            self._pdq_ints.append(int(value, 16))
+            if self._pdq_n == len(self._pdq):
+                self._pdq = np.concatenate([self._pdq, np.zeros_like(self._pdq)])
+            self._pdq[self._pdq_n] = _words(value)
+            self._pdq_n += 1
         return cluster
+
+
+def _words(value: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(value), dtype=">u8").astype(np.uint64)

@@ -42,10 +42,13 @@ class OutletChange:
 
 
 class Communities:
-    def __init__(self, resolution: float, min_accounts: int, min_strength: float, seed: int = 0) -> None:
+    def __init__(self, resolution: float, min_accounts: int, min_strength: float, seed: int = 0,
+                 min_features: int = 1, min_purity: float = 0.0) -> None:
         self.resolution = resolution
         self.min_accounts = min_accounts
         self.min_strength = min_strength
+        self.min_features = min_features
+        self.min_purity = min_purity
         self.seed = seed
         self.outlets: dict[int, Outlet] = {}
         self.of_account: dict[str, int] = {}
@@ -68,23 +71,29 @@ class Communities:
                     queue.append(other)
         return seen
 
-    def _cluster(self, sub: nx.Graph) -> list[set[str]]:
+    def _cluster(self, sub: nx.Graph, graph: AccountGraph) -> list[set[str]]:
         found: list[set[str]] = []
         for component in nx.connected_components(sub):
             if len(component) < self.min_accounts:
                 continue
-            part = sub.subgraph(component)
+            part = sub.subgraph(component).copy()  # Louvain on a view pays a filter on every lookup
             for community in nx.community.louvain_communities(part, weight="weight", resolution=self.resolution, seed=self.seed):
-                kept = self._strong_core(sub, set(community))
+                kept = self._strong_core(sub, graph, set(community))
                 if len(kept) >= self.min_accounts:
                     found.append(kept)
         return found
 
-    def _strong_core(self, sub: nx.Graph, members: set[str]) -> set[str]:
-        """Drop members whose evidence with the rest is below ``min_strength``, until none is."""
+    def _strong_core(self, sub: nx.Graph, graph: AccountGraph, members: set[str]) -> set[str]:
+        """Drop members whose evidence with the rest is below ``min_strength`` or rests on fewer than
+        ``min_features`` distinct things (one missed copy of a known item that a researcher also
+        posted is not membership), or whose co-posted material is mostly posted by unflagged accounts
+        too (``min_purity``: a news account sharing wire photos), until none is."""
+        adj = sub.adj
         while True:
             weak = {a for a in members
-                    if sum(d["evidence"] for b, d in sub[a].items() if b in members) < self.min_strength}
+                    if sum(d["evidence"] for b, d in adj[a].items() if b in members) < self.min_strength
+                    or graph.shared_evidence(a, members) < self.min_features
+                    or graph.evidence_purity(a) < self.min_purity}
             if not weak:
                 return members
             members = members - weak
@@ -94,7 +103,7 @@ class Communities:
             return []
         scope = self._scope(graph)
         graph.dirty.clear()
-        new = sorted(self._cluster(graph.evidence_graph(scope)), key=lambda c: (-len(c), min(c)))
+        new = sorted(self._cluster(graph.evidence_graph(scope), graph), key=lambda c: (-len(c), min(c)))
         old_ids = sorted({self.of_account[a] for a in scope if a in self.of_account})
         pairs = sorted(((len(c & self.outlets[o].members), -i, o) for i, c in enumerate(new) for o in old_ids
                         if c & self.outlets[o].members), reverse=True)

@@ -33,9 +33,10 @@ class Tracker:
         self.settings = settings
         weights = {"item": settings.weight_bank_item, "cluster": settings.weight_cluster, "link": settings.weight_link,
                    "domain": settings.weight_domain, "mark": settings.weight_mark}
-        self.graph = AccountGraph(weights, settings.common_feature_accounts)
+        self.graph = AccountGraph(weights, settings.common_feature_accounts, settings.min_flagged_share)
         self.communities = Communities(settings.louvain_resolution, settings.min_outlet_accounts,
-                                       settings.min_member_strength, seed)
+                                       settings.min_member_strength, seed, settings.min_member_features,
+                                       settings.min_member_purity)
         self.clusters = Clusters(rules)
         self.accounts: dict[str, AccountRecord] = {}
         self.features: dict[str, set[Feature]] = defaultdict(set)
@@ -114,7 +115,8 @@ class Tracker:
         if cid in self.candidates:
             return
         backers = self.flagged_backers(cid)
-        if len(backers) >= self.settings.candidate_min_accounts:
+        share = len(backers) / max(1, len(self.clusters.by_id[cid].accounts))
+        if len(backers) >= self.settings.candidate_min_accounts and share >= self.settings.min_flagged_share:
             self.candidates[cid] = now
             changes.candidates.append(cid)
 
