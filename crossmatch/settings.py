@@ -205,6 +205,38 @@ class ExchangeSettings(BaseModel):
     scheduler_poll_s: float = 30.0
 
 
+class OutletSettings(BaseModel):
+    """Who posted what (issue 16): sources, account records, outlets and candidate bank items."""
+
+    enabled: bool = True
+    # Keyed hash for account ids; None: a key generated once and kept (mode 600) in the data directory.
+    pseudonym_key: str | None = None
+    keep_handles: bool = False  # raw handles are stored only when set, and shown only to analysts
+    retention_days: int = Field(default=180, ge=1)  # posts (signals + metadata) are deleted after this
+    # account.flagged: this many distinct known items within the window, or this many translations.
+    flag_distinct_items: int = Field(default=3, ge=1)
+    flag_window_days: int = Field(default=30, ge=1)
+    flag_translations: int = Field(default=2, ge=1)
+    # Evidence weights of the account graph (a feature shared by n accounts adds weight/(n-1) to each pair).
+    weight_bank_item: float = 0.5
+    weight_cluster: float = 1.0
+    weight_link: float = 1.0
+    weight_domain: float = 0.5
+    weight_mark: float = 2.0
+    common_feature_accounts: int = Field(default=40, ge=2)  # a feature more accounts share says nothing
+    min_outlet_accounts: int = Field(default=3, ge=2)
+    # A member needs this much evidence (shared unbanked material, marks) with the rest of its outlet.
+    min_member_strength: float = 0.8  # one item co-posted wholly inside the outlet gives 1.0
+    min_member_features: int = Field(default=1, ge=1)  # ...resting on this many distinct shared items or marks
+    min_member_purity: float = Field(default=0.5, ge=0.0, le=1.0)  # share of its co-posted material that is evidence
+    louvain_resolution: float = 1.0
+    recluster_every_posts: int = Field(default=1, ge=1)
+    candidate_min_accounts: int = Field(default=2, ge=2)  # N flagged accounts behind a candidate bank item
+    # Unbanked material (a candidate, or evidence linking accounts) counts only when at least this share of the
+    # accounts that posted it are flagged: wire photos are posted by many unflagged news accounts too.
+    min_flagged_share: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
 class Settings(BaseSettings):
     """Every setting, from (highest first) explicit values, ``CROSSMATCH_*`` environment variables
     (nested with ``__``: ``CROSSMATCH_TEXT__EMBEDDING_BACKEND``), the TOML file, then defaults.
@@ -236,6 +268,8 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+
+    outlets: OutletSettings = Field(default_factory=OutletSettings)
     extra: dict[str, Any] = Field(default_factory=dict)
     # Where the TOML file was read from (None: none), for `crossmatch config show`.
     config_file: Path | None = None

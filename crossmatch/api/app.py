@@ -14,7 +14,7 @@ from crossmatch.actions.service import ActionService
 from crossmatch.actions.worker import BackgroundLoop
 from crossmatch.api.admission import Admission
 from crossmatch.api import routes_actions, routes_admin, routes_banks, routes_health, routes_scan, routes_submissions
-from crossmatch.api import routes_cases
+from crossmatch.api import routes_cases, routes_outlets
 from crossmatch.api import hma, hma_curation
 from crossmatch.exchange.scheduler import exchange_loops
 from crossmatch.web import admin_views as web_admin_views, views as web_views
@@ -29,6 +29,7 @@ from crossmatch.auth.sessions import WebSessions
 from crossmatch.auth.throttle import SignInThrottle
 from crossmatch.auth.tokens import TokenService
 from crossmatch.auth.users import UserService
+from crossmatch.outlets.service import OutletService
 from crossmatch.review.service import ReviewService
 from crossmatch.context import Context, open_context
 from crossmatch.settings import Settings
@@ -107,7 +108,8 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     state.metrics = Metrics()
     state.review = ReviewService(ctx.sessions, ctx.banks, state.audit, state.actions, settings)
     # No engine lock: matching reads immutable index versions, hashing runs in the engine's pool.
-    state.submissions = SubmissionService(ctx.sessions, settings, ctx.engine, state.actions, state.review)
+    state.outlets = OutletService(ctx.sessions, settings, state.actions, state.audit, ctx.banks, ctx.registry)
+    state.submissions = SubmissionService(ctx.sessions, settings, ctx.engine, state.actions, state.review, state.outlets)
 
     # Inside the session middleware: it reads the decoded session (see api/security.py).
     app.add_middleware(SecurityMiddleware, web_sessions=state.web_sessions, https_only=svc.https_only_cookies)
@@ -129,6 +131,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     for module in (routes_scan, routes_submissions, routes_banks, routes_actions, routes_admin):
         app.include_router(module.router)
     app.include_router(routes_cases.router)
+    app.include_router(routes_outlets.router)
     app.include_router(hma.router)
     app.include_router(hma_curation.router)
     app.include_router(web_views.router)

@@ -29,7 +29,7 @@ CONTENT_BODY: dict[str, Any] = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "source": {"type": "string", "maxLength": 200},
+                        "source": {"type": "string", "description": "short text, or who posted it as a JSON object"},
                         "idempotency_key": {"type": "string", "maxLength": 200},
                     },
                 }
@@ -42,7 +42,7 @@ CONTENT_BODY: dict[str, Any] = {
 @dataclass
 class ContentIn:
     content: Content
-    source: str | None = None
+    source: str | dict[str, Any] | None = None  # a dict: who posted it (outlets)
     idempotency_key: str | None = None
 
 
@@ -100,7 +100,12 @@ async def _from_form(request: Request, limit: int) -> ContentIn:
         raise InvalidInput(f"file {upload.filename!r} is empty")
     name = (upload.filename or "upload")[:500]
     kind = sniff_kind(data, name)
-    source = form.get("source")
+    source: Any = form.get("source")
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        try:
+            source = json.loads(source)  # who posted it, as a JSON object
+        except json.JSONDecodeError:
+            pass  # kept as text; the outlets source parser never sees it
     key = form.get("idempotency_key")
     for field, value in (("source", source), ("idempotency_key", key)):
         if isinstance(value, str) and len(value) > 200:  # as the OpenAPI schema and the JSON body say
@@ -113,4 +118,4 @@ async def _from_form(request: Request, limit: int) -> ContentIn:
         content = Content(name, "text", data=data, text=text)
     else:
         content = Content(name, kind, data=data)
-    return ContentIn(content, source if isinstance(source, str) else None, key if isinstance(key, str) else None)
+    return ContentIn(content, source if isinstance(source, (str, dict)) else None, key if isinstance(key, str) else None)

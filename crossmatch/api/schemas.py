@@ -32,11 +32,15 @@ class TextIn(BaseModel):
     text: str | None = None
     url: str | None = Field(None, max_length=8192)
     item: str | None = Field(None, max_length=500, description="A name for the content in results")
-    source: str | None = Field(None, max_length=200)
+    source: str | dict[str, Any] | None = Field(
+        None, description="Where it came from: a short text, or who posted it: {platform, account, post_id, url, "
+                          "posted_at, links, parent} (outlets; account ids are pseudonymised)")
     idempotency_key: str | None = Field(None, max_length=200)
 
     @model_validator(mode="after")
     def _one(self) -> "TextIn":
+        if isinstance(self.source, str) and len(self.source) > 200:
+            raise ValueError("a text source may have at most 200 characters; give who posted it as an object")
         if (self.text is None) == (self.url is None):
             raise ValueError("give exactly one of 'text' or 'url' (or upload a file as multipart field 'file')")
         return self
@@ -111,6 +115,7 @@ class SubmissionOut(BaseModel):
     item: str
     kind: str
     source: str | None = None
+    source_record: dict[str, Any] | None = Field(None, description="Who posted it, pseudonymised, with warnings")
     idempotency_key: str | None = None
     result: dict[str, Any] | None = None
     case_id: int | None = None

@@ -51,6 +51,8 @@ class Submission(Base):
     owner: Mapped[str] = mapped_column(String(200))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     source: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Who posted it (outlets): parsed and pseudonymised at submit time, with its warnings.
+    source_record: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     item: Mapped[str] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(10), default="queued", index=True)  # queued|scanning|done|failed
@@ -70,6 +72,7 @@ class Submission(Base):
 def submission_json(row: Submission) -> dict[str, Any]:
     return {
         "id": row.id, "status": row.status, "item": row.item, "kind": row.kind, "source": row.source,
+        "source_record": _public(row.source_record),
         "idempotency_key": row.idempotency_key, "result": row.result, "case_id": row.case_id,
         "action_ids": row.action_ids or [], "error": row.error, "created_at": as_utc(row.created_at).isoformat(),
         "finished_at": as_utc(row.finished_at).isoformat() if row.finished_at else None,
@@ -78,17 +81,26 @@ def submission_json(row: Submission) -> dict[str, Any]:
 
 class SubmissionService:
     def __init__(self, sessions: sessionmaker, settings: Settings, engine: Engine,
-                 actions: ActionService, review: Any = None) -> None:
+                 actions: ActionService, review: Any = None, outlets: Any = None) -> None:
         self._sessions = sessions
         self.settings = settings
         self._engine = engine
         self._actions = actions
         self.review = review  # ReviewService once the review domain is wired in (open_case)
+        self.outlets = outlets  # OutletService: who posted it, accounts and outlets
         self.spool = settings.home / "spool"
         self.wakeup = threading.Event()
 
-    def submit(self, owner: str, content: Content, idempotency_key: str | None, source: str | None) -> tuple[dict[str, Any], bool]:
-        """(the submission, True if new).  The same key from the same owner returns the first one."""
+    def submit(self, owner: str, content: Content, idempotency_key: str | None,
+               source: str | dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+        """(the submission, True if new).  The same key from the same owner returns the first one.
+
+        ``source`` as an object says who posted it (outlets): it is checked and pseudonymised
+        now, so a raw handle is never stored unless the deployment keeps handles."""
+        record = None
+        if isinstance(source, dict):
+            record = self.outlets.source_record(source) if self.outlets is not None else None
+            source = (record or {}).get("platform")
         for name, value in (("owner", owner), ("idempotency key", idempotency_key), ("source", source)):
             if value is not None and len(value) > MAX_FIELD:
                 raise InvalidInput(f"the {name} of {content.item[:80]!r} is {len(value)} characters; "
@@ -102,7 +114,8 @@ class SubmissionService:
         try:
             path.write_bytes(_spool_bytes(content))
             with self._sessions.begin() as session:
-                row = Submission(owner=owner, idempotency_key=idempotency_key, source=source, item=content.item[:500],
+                row = Submission(owner=owner, idempotency_key=idempotency_key, source=source, source_record=record,
+                                 item=content.item[:500],
                                  kind=content.kind, status="queued", spool_path=str(path), action_ids=[])
                 session.add(row)
                 session.flush()
@@ -198,6 +211,8 @@ class SubmissionService:
             if self.review is not None and (self._actions.wants_review(outcome) or unchecked):
                 case_id = self.review.open_case(outcome, content, str(row.id), row.source, session=session)
             action_ids = self._actions.on_scan(outcome, row.id, case_id, session=session)
+            if self.outlets is not None and row.source_record is not None and outcome.error is None:
+                action_ids += self.outlets.observe_record(row.source_record, outcome, row.id, session=session)
             values: dict[str, Any] = {"status": "failed" if outcome.error else "done", "result": outcome.to_json(),
                                       "case_id": case_id, "action_ids": action_ids, "error": outcome.error}
             values.update(finished_at=utcnow(), lease_until=None, lease_token=None)
@@ -228,6 +243,11 @@ class SubmissionService:
                 session.execute(update(Submission).where(Submission.id == submission_id)
                                 .values(spool_path=None, media_expires_at=None))
         return len(rows)
+
+
+def _public(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    # A kept raw handle is for analysts (GET /api/v1/outlets/accounts), not for submission results.
+    return None if record is None else {k: v for k, v in record.items() if k != "handle"}
 
 
 def _spool_bytes(content: Content) -> bytes:

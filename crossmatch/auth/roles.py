@@ -11,13 +11,15 @@ from typing import Literal
 
 from crossmatch.errors import CrossmatchError, InvalidInput
 
-ROLES = ("hasher", "matcher", "curator", "reviewer", "senior", "admin")  # senior: decides escalations, reopens
+ROLES = ("hasher", "matcher", "curator", "reviewer", "senior", "analyst", "admin")  # senior: decides escalations, reopens
 
 # Route groups (admin is always allowed in addition).
 HASH = ("hasher", "matcher")  # POST /hash: signals only, no bank access
 MATCH = ("matcher",)  # lookups and submissions: match against banks
 BANK_READ = ("curator", "reviewer", "senior")  # list/show banks and items
 BANK_WRITE = ("curator",)  # create/change/delete banks and items, import, policies
+OUTLETS_READ = ("analyst", "curator", "reviewer", "senior")  # accounts, outlets, candidates (pseudonymised)
+HANDLES = ("analyst",)  # raw account handles, when the deployment keeps them
 ADMIN = ("admin",)  # tokens, users, webhooks, deliveries, audit
 
 

@@ -18,6 +18,7 @@ from crossmatch.cli import exchange as exchange_cli
 from crossmatch.cli import scan as scan_cli
 from crossmatch.cli import serve as serve_cli
 from crossmatch.cli import webhooks as webhooks_cli
+from crossmatch.cli import outlets as outlets_cli
 from crossmatch.cli.maintenance import purge_cmd
 from crossmatch.cli.samples import samples_cmd
 from crossmatch.cli import config as config_cli
@@ -70,6 +71,7 @@ app.add_typer(index_cli.app, name="index")
 scan_cli.register(app)
 serve_cli.register(app)
 app.add_typer(webhooks_cli.app, name="webhook")
+app.add_typer(outlets_cli.app, name="outlets")
 app.command("samples")(samples_cmd)
 app.command("purge")(purge_cmd)
 

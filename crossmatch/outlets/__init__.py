@@ -1,0 +1,1 @@
+"""Outlets: who posted known material, the outlets they form, and the new material they spread (issue 16)."""
