@@ -131,6 +131,12 @@ class ReviewSettings(BaseModel):
 class ExchangeSettings(BaseModel):
     # HMA-compatible routes (/h, /m, /c) without a token: only for a closed network that HMA clients already trust.
     hma_anonymous: bool = False
+    # HMA's ?url= on /h/hash, /m/lookup and content-add: fetched only from these hosts (empty: never).
+    hma_fetch_hosts: list[str] = Field(default_factory=list)
+    hma_fetch_timeout_s: float = 10.0
+    # Signal types HMA answers list (hash, content-add, content): HMA's own; crossmatch's extras
+    # (md5, sha256, keypoints, region crops) are still stored and matched.
+    hma_signal_types: list[str] = Field(default_factory=lambda: ["pdq", "video_md5"])
     # Server: how often the scheduler looks for exchanges that are due, and whether it runs at all.
     scheduler_enabled: bool = True
     scheduler_poll_s: float = 30.0

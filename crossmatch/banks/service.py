@@ -121,6 +121,18 @@ class BankService:
             self._changed(session)
             return bank
 
+    def rename_bank(self, name: str, new_name: str) -> Bank:
+        """A new name for a bank (its items, ids and signals stay); exchanges filling it are the caller's to follow."""
+        self.validate_name(new_name)
+        with self._sessions.begin() as session:
+            serialise_bank_writes(session)
+            bank = self.get_bank(name, session)
+            if new_name != name and session.scalar(select(Bank.id).where(Bank.name == new_name)) is not None:
+                raise Conflict(f"bank {new_name!r} already exists; pick another name")
+            bank.name = new_name
+            self._changed(session)
+            return bank
+
     def _checked(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
         """Thresholds and options by the bank rules, or InvalidInput naming the rule broken."""
         try:
