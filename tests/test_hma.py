@@ -88,3 +88,22 @@ def test_hma_bank_content_hash_lookup_compare_flow(api):
     assert c.delete(f"/c/bank/{bank}", headers=cur).json() == {"message": "Done"}
     missing = c.get(f"/c/bank/{bank}", headers=cur)
     assert missing.status_code == 404 and "message" in missing.json()
+
+
+def test_hma_lookup_upload_gets_crossmatch_recall(api):
+    """Through HMA's routes an upload runs the whole pipeline: a mirrored copy of a banked image matches."""
+    from PIL import ImageOps
+
+    c, cur = api.client, api.h("curator")
+    bank = unique("HMAFLIP").upper().replace("-", "_")
+    assert c.post("/c/banks", json={"name": bank}, headers=cur).status_code == 201
+    poster = make_poster(21)
+    added = c.post(f"/c/bank/{bank}/content", files={"photo": ("p.jpg", to_bytes(poster), "image/jpeg")}, headers=cur).json()
+    flipped = to_bytes(ImageOps.mirror(poster))
+    found = c.post("/m/lookup", files={"photo": ("f.jpg", flipped, "image/jpeg")}, headers=cur)
+    assert found.status_code == 200 and found.headers["X-Crossmatch-Complete"] in ("true", "false")
+    assert any(m["bank_content_id"] == added["id"] for by_bank in found.json().values() for m in by_bank.get(bank, []))
+    # the plain hash of the mirrored image alone is far from the banked one (HMA would miss it)
+    plain = c.get("/m/lookup", params={"signal_type": "pdq", "signal": c.post("/h/hash", files={
+        "photo": ("f.jpg", flipped, "image/jpeg")}, headers=cur).json()["pdq"]}, headers=cur).json()
+    assert bank not in plain
