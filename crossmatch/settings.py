@@ -142,6 +142,19 @@ class ExchangeSettings(BaseModel):
     scheduler_poll_s: float = 30.0
 
 
+class FloodSettings(BaseModel):
+    """Flood quarantine (crossmatch/flood/guard.py): a bank signal matching far more uploads than it
+    used to is held from cases and auto actions until a curator decides."""
+
+    enabled: bool = True
+    window_s: float = 3600.0  # the recent window
+    baseline_s: float = 7 * 86400.0  # the history before it, scaled to one window
+    multiple: float = 10.0  # recent > multiple x max(baseline, 1) ...
+    min_hits: int = 5  # ... with at least this many distinct uploads in the window
+    max_per_hour: int = 100  # or more distinct uploads than this in an hour, whatever the baseline
+    grouped_case_matches: int = 50  # matches kept on the grouped case (all are counted)
+
+
 class Settings(BaseSettings):
     """Every setting, from (highest first) explicit values, ``CROSSMATCH_*`` environment variables
     (nested with ``__``: ``CROSSMATCH_TEXT__EMBEDDING_BACKEND``), the TOML file, then defaults.
@@ -171,6 +184,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+    flood: FloodSettings = Field(default_factory=FloodSettings)
     extra: dict[str, Any] = Field(default_factory=dict)
     # Where the TOML file was read from (None: none), for `crossmatch config show`.
     config_file: Path | None = None

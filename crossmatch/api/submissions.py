@@ -193,6 +193,12 @@ class SubmissionService:
                 values: dict[str, Any] = {"status": "failed", "error": outcome}
             else:
                 case_id = None
+                if self.review is not None and self.settings.flood.enabled:
+                    # Matches of a flooding bank signal go to its one grouped case, with no auto action.
+                    from crossmatch.flood.guard import FloodGuard
+
+                    outcome = FloodGuard(self.settings.flood, self._actions, self.review).screen(
+                        outcome, f"submission:{row.id}", content, session)
                 if self.review is not None and outcome.error is None and self._actions.wants_review(outcome):
                     case_id = self.review.open_case(outcome, content, str(row.id), row.source, session=session)
                 action_ids = self._actions.on_scan(outcome, row.id, case_id, session=session)

@@ -1,0 +1,79 @@
+"""Flood quarantine (issue 18): a bank signal that suddenly matches many uploads opens one grouped
+case and takes no auto action until a curator decides; `signal.quarantined` is announced once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from crossmatch.actions.models import Action
+from crossmatch.context import open_context
+from crossmatch.flood.guard import FloodService
+from crossmatch.review.models import Case, CaseMatch
+from crossmatch.settings import Settings
+from crossmatch.signals.base import Signal
+from workflow_support import KNOWN_URL, known_bank, services, submit_known
+
+
+@pytest.fixture
+def flood(tmp_path: Path, database_url: str | None):
+    settings = Settings.load(home=tmp_path / "home", database_url=database_url, workers=1, deep_scan=False)
+    settings.flood.min_hits = 3
+    with open_context(settings) as ctx:
+        svc = services(ctx)
+        known_bank(ctx, svc)
+        ctx.banks.update_bank("known", options={"policy": {"on_match": "auto"}})
+        svc.actions.create_webhook("curators", "http://127.0.0.1:9/flood", ["signal.quarantined"])
+        yield ctx, svc
+
+
+def _upload(svc, n: int) -> None:
+    submit_known(svc, f"upload-{n}")
+    assert svc.submissions.process_next()
+
+
+def _count(ctx, what, **where) -> int:
+    with ctx.sessions() as session:
+        query = select(func.count()).select_from(what)
+        for key, value in where.items():
+            query = query.where(getattr(what, key) == value)
+        return session.scalar(query) or 0
+
+
+def test_a_flooding_signal_opens_one_grouped_case_and_stops_auto_actions(flood) -> None:
+    ctx, svc = flood
+    for n in range(2):
+        _upload(svc, n)
+    assert _count(ctx, Action, event="match.auto") == 2 and _count(ctx, Case) == 0  # below min_hits: acts as usual
+
+    for n in range(2, 8):
+        _upload(svc, n)
+    assert _count(ctx, Action, event="match.auto") == 2  # none after the quarantine
+    assert _count(ctx, Case) == 1  # one grouped case for six held matches
+    assert _count(ctx, Action, event="signal.quarantined") == 1
+    [quarantine] = FloodService(ctx.sessions, ctx.banks).list()
+    assert quarantine["held"] == 6 and quarantine["bank_item"] == "page-1" and "3 distinct uploads" in quarantine["reason"]
+    assert _count(ctx, CaseMatch, case_id=quarantine["case_id"]) == 6  # every held match recorded on it
+    with ctx.sessions() as session:
+        assert session.get(Case, quarantine["case_id"]).source == "flood-quarantine"
+
+    # The curator releases the signal: its matches act again and it is not quarantined again.
+    released = FloodService(ctx.sessions, ctx.banks, svc.audit).decide(quarantine["id"], "release", "curator-1")
+    assert released["status"] == "released" and released["decided_by"] == "curator-1"
+    _upload(svc, 8)
+    assert _count(ctx, Action, event="match.auto") == 3 and _count(ctx, Case) == 1
+
+
+def test_a_curator_disabling_the_signal_stops_its_bank_item(flood) -> None:
+    ctx, svc = flood
+    for n in range(3):
+        _upload(svc, n)
+    [quarantine] = FloodService(ctx.sessions, ctx.banks).list()
+    with pytest.raises(Exception, match="decision must be one of"):
+        FloodService(ctx.sessions, ctx.banks).decide(quarantine["id"], "ignore", "curator-1")
+    FloodService(ctx.sessions, ctx.banks).decide(quarantine["id"], "disable", "curator-1")
+    item, _ = ctx.banks.get_item("known", "page-1")
+    assert item.enabled is False
+    assert ctx.engine.lookup([Signal("url", KNOWN_URL)]) == []
