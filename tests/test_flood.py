@@ -77,3 +77,23 @@ def test_a_curator_disabling_the_signal_stops_its_bank_item(flood) -> None:
     item, _ = ctx.banks.get_item("known", "page-1")
     assert item.enabled is False
     assert ctx.engine.lookup([Signal("url", KNOWN_URL)]) == []
+
+
+def test_curators_list_and_decide_with_the_cli(flood, tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    ctx, svc = flood
+    for n in range(3):
+        _upload(svc, n)
+    cli = [str(Path(sys.executable).with_name("crossmatch")), "--home", str(ctx.settings.home)]
+    if ctx.settings.database_url:
+        cli += ["--database-url", ctx.settings.database_url]
+    listed = subprocess.run([*cli, "flood", "list", "--json"], capture_output=True, text=True, check=True).stdout
+    [row] = [json.loads(line) for line in listed.splitlines()]
+    assert row["status"] == "quarantined" and row["held"] == 1
+    done = subprocess.run([*cli, "flood", "decide", str(row["id"]), "release", "--json"], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout)["status"] == "released"
+    again = subprocess.run([*cli, "flood", "decide", str(row["id"]), "release"], capture_output=True, text=True)
+    assert again.returncode != 0 and "already decided" in again.stderr
