@@ -97,3 +97,30 @@ def test_curators_list_and_decide_with_the_cli(flood, tmp_path) -> None:
     assert json.loads(done.stdout)["status"] == "released"
     again = subprocess.run([*cli, "flood", "decide", str(row["id"]), "release"], capture_output=True, text=True)
     assert again.returncode != 0 and "already decided" in again.stderr
+
+
+def test_low_information_hashes_are_flagged_at_import_and_quarantined_at_first_match(flood) -> None:
+    from PIL import Image
+
+    from crossmatch.banks.schemas import BankSpec
+    from crossmatch.banks.service import ItemUpsert
+    from crossmatch.samples import make_poster, to_bytes
+    from crossmatch.signals.base import Content
+
+    ctx, svc = flood
+    board = Image.new("L", (128, 128))
+    board.putdata([255 if (x // 8 + y // 8) % 2 else 0 for y in range(128) for x in range(128)])
+    pictures = {"flat": Image.new("RGB", (200, 200), (120, 120, 120)), "lattice": board.convert("RGB"), "poster": make_poster(5)}
+    ctx.banks.create_bank(BankSpec(name="pictures"))
+    for name, picture in pictures.items():
+        signals = [s for s in ctx.engine.hash_for_bank(Content(name, "image", data=to_bytes(picture))).signals if s.type == "pdq"]
+        ctx.banks.upsert_items("pictures", [ItemUpsert(name, signals[:1])])
+    flags = {name: ctx.banks.get_item("pictures", name)[0].labels.get("low_information") for name in pictures}
+    assert flags["flat"] and flags["lattice"] and flags["poster"] is None
+
+    # A flagged signal (here the known URL, flagged by hand) is quarantined at its first match.
+    ctx.banks.upsert_items("known", [ItemUpsert("page-1", [Signal("url", KNOWN_URL)], {"low_information": "flagged for the test"})])
+    _upload(svc, 0)
+    [row] = FloodService(ctx.sessions, ctx.banks).list()
+    assert row["held"] == 1 and "low-information" in row["reason"]
+    assert _count(ctx, Action, event="match.auto") == 0

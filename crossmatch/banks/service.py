@@ -176,11 +176,20 @@ class BankService:
             if item.opinions is not None and (len(item.opinions) != 2 or min(item.opinions) < 0):
                 raise InvalidInput(f"item {item.external_id!r}: opinions must be two counts, 0 or more")
             seen.add(item.external_id)
+        from crossmatch.flood.lowinfo import flag_items
+
+        flag_items(list(items), self._min_quality)  # flat, lattice or poor hashes are flagged (flood guard)
         with transaction(self._sessions, session) as tx:
             serialise_bank_writes(tx)
             statuses = upsert_rows(tx.connection(), self.get_bank(bank_name, tx).id, items)
             self._changed(tx)
             return statuses
+
+    def _min_quality(self, signal_type: str) -> float | None:
+        try:
+            return getattr(self._registry.get(signal_type), "min_quality", None)
+        except Exception:  # noqa: BLE001 - an unknown type is refused elsewhere; no floor here
+            return None
 
     def list_items(self, bank_name: str, limit: int = 100, offset: int = 0) -> list[BankItem]:
         bank = self.get_bank(bank_name)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from crossmatch.engine import Match, ScanResult
 from crossmatch.errors import InvalidInput, NotFound
+from crossmatch.flood.lowinfo import LABEL as LOW_INFORMATION
 from crossmatch.flood.models import FloodHit, FloodQuarantine
 from crossmatch.settings import FloodSettings
 from crossmatch.store.models import utcnow
@@ -53,7 +54,8 @@ class FloodGuard:
             row = session.scalar(select(FloodQuarantine).where(FloodQuarantine.bank_item_id == item_id,
                                                                FloodQuarantine.signal_type == signal_type))
             if row is None:
-                reason = self._spike(session, item_id, signal_type, now)
+                flagged = (matches[0].item_labels or {}).get(LOW_INFORMATION)
+                reason = f"low-information bank signal ({flagged})" if flagged else self._spike(session, item_id, signal_type, now)
                 if reason is None:
                     continue
                 row = self._quarantine(session, matches[0], reason, upload)
