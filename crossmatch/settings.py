@@ -200,6 +200,12 @@ class SecuritySettings(BaseModel):
 class ExchangeSettings(BaseModel):
     # HMA-compatible routes (/h, /m, /c) without a token: only for a closed network that HMA clients already trust.
     hma_anonymous: bool = False
+    # HMA's ?url= on /h/hash, /m/lookup and content-add: fetched only from these hosts (empty: never).
+    hma_fetch_hosts: list[str] = Field(default_factory=list)
+    hma_fetch_timeout_s: float = 10.0
+    # Signal types HMA answers list (hash, content-add, content): HMA's own; crossmatch's extras
+    # (md5, sha256, keypoints, region crops) are still stored and matched.
+    hma_signal_types: list[str] = Field(default_factory=lambda: ["pdq", "video_md5"])
     # Server: how often the scheduler looks for exchanges that are due, and whether it runs at all.
     scheduler_enabled: bool = True
     scheduler_poll_s: float = 30.0
@@ -236,6 +242,18 @@ class OutletSettings(BaseModel):
     # accounts that posted it are flagged: wire photos are posted by many unflagged news accounts too.
     min_flagged_share: float = Field(default=0.5, ge=0.0, le=1.0)
 
+class FloodSettings(BaseModel):
+    """Flood quarantine (crossmatch/flood/guard.py): a bank signal matching far more uploads than it
+    used to is held from cases and auto actions until a curator decides."""
+
+    enabled: bool = True
+    window_s: float = 3600.0  # the recent window
+    baseline_s: float = 7 * 86400.0  # the history before it, scaled to one window
+    multiple: float = 10.0  # recent > multiple x max(baseline, 1) ...
+    min_hits: int = 5  # ... with at least this many distinct uploads in the window
+    max_per_hour: int = 100  # or more distinct uploads than this in an hour, whatever the baseline
+    grouped_case_matches: int = 50  # matches kept on the grouped case (all are counted)
+
 
 class Settings(BaseSettings):
     """Every setting, from (highest first) explicit values, ``CROSSMATCH_*`` environment variables
@@ -270,6 +288,8 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     outlets: OutletSettings = Field(default_factory=OutletSettings)
+
+    flood: FloodSettings = Field(default_factory=FloodSettings)
     extra: dict[str, Any] = Field(default_factory=dict)
     # Where the TOML file was read from (None: none), for `crossmatch config show`.
     config_file: Path | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+import time
 
 from crossmatch.samples import make_poster, to_bytes
 from test_api_support import api, unique  # noqa: F401  (fixture)
@@ -42,11 +42,11 @@ def test_hma_bank_content_hash_lookup_compare_flow(api):
     assert isinstance(content_id, int) and len(signals["pdq"]) == 64
 
     shown = c.get(f"/c/bank/{bank}/content/{content_id}", params={"include_signals": "true"}, headers=cur).json()
-    assert shown["id"] == content_id and shown["disable_until_ts"] == 0 and shown["bank"]["name"] == bank
+    assert shown["id"] == content_id and shown["disable_until_ts"] == 1 and shown["bank"]["name"] == bank
     assert shown["signals"]["pdq"] == signals["pdq"] and shown["original_media_uri"] is None
 
     hashed = c.post("/h/hash", files={"photo": ("q.jpg", _jpeg(7, quality=40), "image/jpeg")}, headers=api.h("hasher"))
-    assert hashed.status_code == 200 and set(hashed.json()) >= {"pdq", "md5"}
+    assert hashed.status_code == 200 and set(hashed.json()) == {"pdq"}
     assert c.post("/h/hash", files={"audio": ("a.bin", b"x", "application/octet-stream")}, headers=mat).json() == {
         "message": "no such content_type: 'audio'"}
     assert c.get("/h/hash", params={"url": "http://127.0.0.1:9/x.jpg"}, headers=mat).status_code == 400
@@ -75,8 +75,9 @@ def test_hma_bank_content_hash_lookup_compare_flow(api):
     assert c.put(f"/c/bank/{bank}", json={"enabled_ratio": 0}, headers=cur).json()["matching_enabled_ratio"] == 0.0
     assert bank not in c.get("/m/lookup", params={"signal_type": "pdq", "signal": signals["pdq"]}, headers=mat).json()
     c.put(f"/c/bank/{bank}", json={"enabled": True}, headers=cur)
-    disabled = c.put(f"/c/bank/{bank}/content/{content_id}", json={"disable_until_ts": 4102444800}, headers=cur).json()
-    assert disabled["disable_until_ts"] != 0
+    until = int(time.time()) + 86400 * 365
+    disabled = c.put(f"/c/bank/{bank}/content/{content_id}", json={"disable_until_ts": until}, headers=cur).json()
+    assert disabled["disable_until_ts"] == until
     assert bank not in c.get("/m/lookup", params={"signal_type": "pdq", "signal": signals["pdq"]}, headers=mat).json()
 
     by_signal = c.post(f"/c/bank/{bank}/signal", json={"md5": "0cc175b9c0f1b6a831c399e269772661"}, headers=cur).json()
@@ -87,3 +88,22 @@ def test_hma_bank_content_hash_lookup_compare_flow(api):
     assert c.delete(f"/c/bank/{bank}", headers=cur).json() == {"message": "Done"}
     missing = c.get(f"/c/bank/{bank}", headers=cur)
     assert missing.status_code == 404 and "message" in missing.json()
+
+
+def test_hma_lookup_upload_gets_crossmatch_recall(api):
+    """Through HMA's routes an upload runs the whole pipeline: a mirrored copy of a banked image matches."""
+    from PIL import ImageOps
+
+    c, cur = api.client, api.h("curator")
+    bank = unique("HMAFLIP").upper().replace("-", "_")
+    assert c.post("/c/banks", json={"name": bank}, headers=cur).status_code == 201
+    poster = make_poster(21)
+    added = c.post(f"/c/bank/{bank}/content", files={"photo": ("p.jpg", to_bytes(poster), "image/jpeg")}, headers=cur).json()
+    flipped = to_bytes(ImageOps.mirror(poster))
+    found = c.post("/m/lookup", files={"photo": ("f.jpg", flipped, "image/jpeg")}, headers=cur)
+    assert found.status_code == 200 and found.headers["X-Crossmatch-Complete"] in ("true", "false")
+    assert any(m["bank_content_id"] == added["id"] for by_bank in found.json().values() for m in by_bank.get(bank, []))
+    # the plain hash of the mirrored image alone is far from the banked one (HMA would miss it)
+    plain = c.get("/m/lookup", params={"signal_type": "pdq", "signal": c.post("/h/hash", files={
+        "photo": ("f.jpg", flipped, "image/jpeg")}, headers=cur).json()["pdq"]}, headers=cur).json()
+    assert bank not in plain

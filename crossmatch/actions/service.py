@@ -27,7 +27,7 @@ from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.settings import Settings
 from crossmatch.store.db import on_commit, transaction
 
-EVENTS = ("match.auto", "match.review", "decision", "submission.scanned",
+EVENTS = ("match.auto", "match.review", "decision", "submission.scanned", "signal.quarantined",
           "account.flagged", "outlet.detected", "outlet.grew", "candidate.created")  # the last four: outlets
 DEFAULT_EVENTS = ["match.auto", "decision"]
 STATUSES = ("pending", "delivered", "dead")

@@ -15,7 +15,7 @@ from crossmatch.actions.worker import BackgroundLoop
 from crossmatch.api.admission import Admission
 from crossmatch.api import routes_actions, routes_admin, routes_banks, routes_health, routes_scan, routes_submissions
 from crossmatch.api import routes_cases, routes_outlets
-from crossmatch.api import hma, hma_curation
+from crossmatch.api import hma, hma_config, hma_curation
 from crossmatch.exchange.scheduler import exchange_loops
 from crossmatch.web import admin_views as web_admin_views, views as web_views
 from crossmatch.api.errors import install_error_handlers
@@ -134,6 +134,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     app.include_router(routes_outlets.router)
     app.include_router(hma.router)
     app.include_router(hma_curation.router)
+    app.include_router(hma_config.router)
     app.include_router(web_views.router)
     app.include_router(web_admin_views.router)
     return app

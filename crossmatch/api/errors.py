@@ -94,16 +94,36 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("InternalError", "the server failed on this request; the error is in its log"), status_code=500)
 
 
+HMA_PREFIXES = ("/h/", "/m/", "/c/")  # HMA-compatible routes (crossmatch.api.hma*): HMA's error shape
+
+
+def _hma_shaped(handler):
+    """On HMA routes the same errors answer as HMA does: ``{"message": ...}``, and 400 for malformed input."""
+
+    def shaped(request: Request, exc: Exception) -> JSONResponse:
+        response = handler(request, exc)
+        if not request.url.path.startswith(HMA_PREFIXES):
+            return response
+        import json
+
+        body = json.loads(response.body)
+        status = 400 if response.status_code == 422 else response.status_code
+        headers = {k: v for k, v in response.headers.items() if k.lower() in ("www-authenticate", "retry-after")}
+        return JSONResponse({"message": body.get("detail", "")}, status_code=status, headers=headers)
+
+    return shaped
+
+
 def install_error_handlers(app: FastAPI) -> None:
     _document_validation_errors(app)
     for kind in {kind for kind, _ in STATUS} | {CrossmatchError}:
-        app.add_exception_handler(kind, _domain_or_unexpected)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(ValidationError, _pydantic)
-    app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(RecursionError, _too_deep)
-    app.add_exception_handler(DataError, _database_refused)
-    app.add_exception_handler(Exception, _unexpected)
+        app.add_exception_handler(kind, _hma_shaped(_domain_or_unexpected))
+    app.add_exception_handler(RequestValidationError, _hma_shaped(_validation))
+    app.add_exception_handler(ValidationError, _hma_shaped(_pydantic))
+    app.add_exception_handler(StarletteHTTPException, _hma_shaped(_http))
+    app.add_exception_handler(RecursionError, _hma_shaped(_too_deep))
+    app.add_exception_handler(DataError, _hma_shaped(_database_refused))
+    app.add_exception_handler(Exception, _hma_shaped(_unexpected))
 
 
 def _too_deep(request: Request, exc: Exception) -> JSONResponse:

@@ -4,9 +4,15 @@ Hasher-Matcher-Actioner (OpenMediaMatch blueprints) answers them, so an existing
 HMA client works unchanged against crossmatch.
 
 Auth: HMA has none; here each route group needs a token with the matching role
-(hasher / matcher / curator) unless ``settings.exchange.hma_anonymous`` is set
-for a closed network.  Errors use HMA's ``{"message": ...}`` shape.
-Deviations are listed in docs/exchange.md (no URL fetching, enabled ratio).
+(``/h`` hasher or matcher, ``/m`` matcher, ``/c`` curator; one curator token opens all
+three, which is what an HMA client's session needs) unless
+``settings.exchange.hma_anonymous`` is set for a closed network.  Errors use HMA's
+``{"message": ...}`` shape (see :func:`crossmatch.api.errors.install_error_handlers`).
+
+Uploads go through crossmatch's own pipeline: ``POST /m/lookup`` scans with variants,
+regions and the deep pass within ``service.deep_budget_s`` (so HMA clients get
+crossmatch's recall), content-add stores the bank-side signals.  URLs are fetched only
+from hosts listed in ``exchange.hma_fetch_hosts``.  Deviations: docs/exchange.md.
 """
 
 from __future__ import annotations
@@ -64,7 +70,9 @@ HMA_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "At capacity: retry after Retry-After seconds"},
 }
 router = APIRouter(tags=["hma-compat"], responses=HMA_RESPONSES)
-HASH, MATCH, CURATE = _auth("hasher", "matcher"), _auth("matcher"), _auth("curator")
+# A curator may hash and match too: an HMA client uses one session (one token) for /h, /m and /c.
+HASH, MATCH, CURATE = _auth("hasher", "matcher", "curator"), _auth("matcher", "curator"), _auth("curator")
+HMA_PREFIXES = ("/h/", "/m/", "/c/")
 
 
 class HmaError(Exception):
@@ -76,7 +84,8 @@ class HmaError(Exception):
 def _answer(fn: Callable[[], Any], status: int = 200) -> JSONResponse:
     """Run ``fn``; domain errors become HMA's ``{"message"}`` with HMA's status codes."""
     try:
-        return JSONResponse(fn(), status_code=status)
+        out = fn()
+        return out if isinstance(out, JSONResponse) else JSONResponse(out, status_code=status)
     except HmaError as exc:
         return JSONResponse({"message": str(exc)}, status_code=exc.status)
     except NotFound as exc:
@@ -105,23 +114,36 @@ def _bank_filter(banks: str | None) -> set[str] | None:
     return {b for b in banks.split(",") if b} if banks else None
 
 
-def _by_bank(request: Request, matches: list, banks: set[str] | None, seed: str | None, bypass: bool) -> dict[str, list]:
+def _by_bank(request: Request, matches: list, banks: set[str] | None, seed: str | None, bypass: bool,
+             by_type: bool = False) -> dict:
+    """HMA's ``{bank: [{"bank_content_id", "distance"}]}`` (``by_type``: one such per signal type),
+    one entry per bank item, after HMA's per-request coin flip against each bank's enabled ratio."""
     coinflip = 0.0 if bypass else random.Random(seed).random()
     ratios = {b.name: float((b.options or {}).get(RATIO, 1.0)) for b in request.app.state.ctx.banks.list_banks()}
-    out: dict[str, list] = {}
+    out: dict = {}
+    seen: set[tuple] = set()
     for m in matches:
         if (banks is not None and m.bank not in banks) or ratios.get(m.bank, 1.0) < coinflip:
             continue
-        out.setdefault(m.bank, []).append({"bank_content_id": m.bank_item_id, "distance": _distance(m.distance, m.score)})
+        key = (m.signal_type if by_type else "", m.bank_item_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        target = out.setdefault(m.signal_type, {}) if by_type else out
+        target.setdefault(m.bank, []).append({"bank_content_id": m.bank_item_id, "distance": _distance(m.distance, m.score)})
     return out
 
 
-async def _hash_upload(request: Request) -> dict[str, str]:
-    """HMA's form upload: one file whose field name is the content type (``photo`` or ``video``)."""
+async def read_upload(request: Request) -> Content:
+    """The content an HMA client sends: a multipart file whose field name is the content type
+    (``photo`` or ``video``), or ``?url=`` from a host in ``exchange.hma_fetch_hosts``."""
+    url = request.query_params.get("url")
+    if url:
+        return await run_in_threadpool(fetch_url, request, url, request.query_params.get("content_type"))
     form = await request.form()
     files = [(name, value) for name, value in form.multi_items() if isinstance(value, UploadFile)]
     if not files:
-        raise HmaError(400, "Missing multipart/form-data file upload")
+        raise HmaError(400, "Neither `url` nor multipart file upload was received")
     if len(files) > 1:
         raise HmaError(400, "Only one file allowed per request")
     name, upload = files[0]
@@ -131,38 +153,111 @@ async def _hash_upload(request: Request) -> dict[str, str]:
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise HmaError(400, f"the file is over the {limit}-byte upload limit")
-    content = Content(item=upload.filename or name, kind=CONTENT_KINDS[name], data=data)  # type: ignore[arg-type]
-    hashed = await run_in_threadpool(request.app.state.ctx.engine.hash, content)
+    return Content(item=upload.filename or name, kind=CONTENT_KINDS[name], data=data)  # type: ignore[arg-type]
+
+
+def fetch_url(request: Request, url: str, content_type: str | None) -> Content:
+    """HMA's ``?url=``: fetched only from allow-listed hosts (a server that fetches any URL
+    its callers name can be pointed at internal services), no redirects, within the upload limit."""
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    settings = request.app.state.settings
+    host = (urlsplit(url).hostname or "").lower()
+    allowed = {h.lower() for h in settings.exchange.hma_fetch_hosts}
+    if not allowed:
+        raise HmaError(400, "this server does not fetch URLs (exchange.hma_fetch_hosts is empty); POST the file as multipart/form-data (field photo or video)")
+    if host not in allowed:
+        raise HmaError(400, f"host {host!r} is not in exchange.hma_fetch_hosts; POST the file instead or ask an admin to allow the host")
+    limit = settings.service.max_upload_bytes
+    try:
+        with httpx.stream("GET", url, timeout=settings.exchange.hma_fetch_timeout_s, follow_redirects=False) as resp:
+            if resp.status_code != 200:
+                raise HmaError(400, f"fetching {url} answered HTTP {resp.status_code}")
+            data = bytearray()
+            for chunk in resp.iter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise HmaError(400, f"{url} is over the {limit}-byte upload limit")
+            mime = resp.headers.get("content-type", "")
+    except httpx.HTTPError as exc:
+        raise HmaError(400, f"could not fetch {url}: {type(exc).__name__}") from None
+    name = content_type or ("video" if mime.startswith("video/") else "photo")
+    if name not in CONTENT_KINDS:
+        raise HmaError(400, f"no such content_type: '{name}'")
+    return Content(item=url, kind=CONTENT_KINDS[name], data=bytes(data))  # type: ignore[arg-type]
+
+
+def first_per_type(signals: list, types: str | None = None, listed: list[str] | None = None) -> dict[str, str]:
+    """HMA's ``{signal_type: hash}``: one (the whole item's) signal per type, no query-only variants;
+    only the ``listed`` types (``exchange.hma_signal_types``) when any of them is there."""
     out: dict[str, str] = {}
-    for s in hashed.signals:
-        if not s.meta.get("query_only") and s.type not in out:
+    for s in signals:
+        if not (s.meta or {}).get("query_only") and s.type not in out:
             out[s.type] = s.value
-    if not out:
-        raise HmaError(400, hashed.error or f"no signal could be made from this {name}")
-    types = request.query_params.get("types")
+    if listed and any(t in out for t in listed):
+        out = {t: v for t, v in out.items() if t in listed}
     if types:
         wanted = [t.strip() for t in types.split(",") if t.strip()]
         out = {t: v for t, v in out.items() if t in wanted}
     return out
 
 
-async def _hash_or_error(request: Request) -> dict[str, str] | JSONResponse:
+def listed_types(request: Request) -> list[str]:
+    return request.app.state.settings.exchange.hma_signal_types
+
+
+def _hash(request: Request, content: Content) -> dict[str, str]:
+    hashed = request.app.state.ctx.engine.hash(content)
+    out = first_per_type(hashed.signals, request.query_params.get("types"), listed_types(request))
+    if not out:
+        raise HmaError(400, hashed.error or f"no signal could be made from this {content.kind}")
+    return out
+
+
+async def _upload_answer(request: Request, run: Callable[[Content], Any]) -> Any:
+    """Read the upload, then run ``run(content)`` in a thread under the admission limit; HMA-shaped errors."""
     try:
-        return await _hash_upload(request)
+        content = await read_upload(request)
     except HmaError as exc:
         return JSONResponse({"message": str(exc)}, status_code=exc.status)
+    async with request.app.state.admission.slot():
+        return await run_in_threadpool(_answer, lambda: run(content))
+
+
+def _scan_by_type(request: Request, content: Content, principal: Any, banks: str | None, seed: str | None,
+                  bypass: bool) -> JSONResponse:
+    """crossmatch's whole pipeline (variants, regions, deep pass within the budget) in HMA's
+    ``{signal_type: {bank: [match]}}``; an item not fully checked says so in a header (fail closed)."""
+    from crossmatch.api.routes_scan import scan_within_budget
+
+    owner = getattr(principal, "name", None) or "hma-anonymous"
+    result, deep_pass = scan_within_budget(request.app.state, content, owner)
+    if result.error and not result.signals:
+        raise HmaError(400, result.error)
+    out: dict[str, dict] = {t: {} for t in first_per_type(result.signals, listed=listed_types(request))}
+    wanted = _bank_filter(banks)
+    grouped = _by_bank(request, result.matches, wanted, seed, bypass, by_type=True)
+    for signal_type, by_bank in grouped.items():
+        out.setdefault(signal_type, {}).update(by_bank)
+    headers = {"X-Crossmatch-Complete": "true" if result.complete else "false"}
+    if deep_pass.get("submission_id"):
+        headers["X-Crossmatch-Submission"] = str(deep_pass["submission_id"])
+    return JSONResponse(out, headers=headers)
 
 
 # -- hashing -------------------------------------------------------------------
 @router.get("/h/hash")
-def hash_url(url: str | None = None, _: Any = HASH) -> JSONResponse:
-    return JSONResponse({"message": "crossmatch does not fetch URLs; POST the file as multipart/form-data (field photo or video)"},
-                        status_code=400)
+async def hash_url(request: Request, _: Any = HASH) -> Any:
+    if not request.query_params.get("url"):
+        return JSONResponse({"message": "url is required"}, status_code=400)
+    return await _upload_answer(request, lambda content: _hash(request, content))
 
 
 @router.post("/h/hash")
 async def hash_post(request: Request, _: Any = HASH) -> Any:
-    return await _hash_or_error(request)
+    return await _upload_answer(request, lambda content: _hash(request, content))
 
 
 # -- matching ------------------------------------------------------------------
@@ -180,29 +275,24 @@ def raw_lookup(request: Request, signal_type: str, signal: str, include_distance
 
 
 @router.get("/m/lookup")
-def lookup_get(request: Request, signal_type: str | None = None, signal: str | None = None, url: str | None = None,
-               banks: str | None = None, seed: str | None = None, bypass_coinflip: bool = False, _: Any = MATCH) -> JSONResponse:
+async def lookup_get(request: Request, signal_type: str | None = None, signal: str | None = None, url: str | None = None,
+                     banks: str | None = None, seed: str | None = None, bypass_coinflip: bool = False,
+                     principal: Any = MATCH) -> Any:
+    if url:
+        return await _upload_answer(request, lambda c: _scan_by_type(request, c, principal, banks, seed, bypass_coinflip))
+
     def run() -> dict:
-        if url:
-            raise HmaError(400, "crossmatch does not fetch URLs; POST the file to /m/lookup instead")
         if not signal or not signal_type:
             raise HmaError(400, "Either url or both signal and signal_type are required")
         return _by_bank(request, _lookup(request, signal_type, signal), _bank_filter(banks), seed, bypass_coinflip)
 
-    return _answer(run)
+    return await run_in_threadpool(_answer, run)
 
 
 @router.post("/m/lookup")
 async def lookup_post(request: Request, banks: str | None = None, seed: str | None = None,
-                      bypass_coinflip: bool = False, _: Any = MATCH) -> Any:
-    hashes = await _hash_or_error(request)
-    if isinstance(hashes, JSONResponse):
-        return hashes
-
-    def run() -> dict:
-        return {t: _by_bank(request, _lookup(request, t, v), _bank_filter(banks), seed, bypass_coinflip) for t, v in hashes.items()}
-
-    return await run_in_threadpool(_answer, run)
+                      bypass_coinflip: bool = False, principal: Any = MATCH) -> Any:
+    return await _upload_answer(request, lambda c: _scan_by_type(request, c, principal, banks, seed, bypass_coinflip))
 
 
 async def json_body(request: Request, empty: bytes = b"null") -> Any:
@@ -262,7 +352,15 @@ def index_status(request: Request, signal_type: str | None = None, _: Any = MATC
             names = [signal_type]
         with ctx.sessions() as session:
             sizes = dict(session.execute(select(SignalRow.type, func.count()).group_by(SignalRow.type)).all())
-        built_to = ctx.banks.latest_change()
-        return {n: {"present": True, "built_to": built_to, "size": int(sizes.get(n, 0))} for n in names}
+        return {n: {"present": True, "built_to": index_built_to(ctx), "size": int(sizes.get(n, 0))} for n in names}
 
     return _answer(run)
+
+
+def index_built_to(ctx: Any) -> int:
+    """When the served index version last caught up with the store, as Unix seconds (HMA's
+    ``built_to``); the index is read-your-writes, so this is the time of the latest look."""
+    import time
+
+    version = ctx.indexes.current()
+    return int(time.time() - max(0.0, time.monotonic() - version.checked_at))

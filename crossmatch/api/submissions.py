@@ -206,6 +206,12 @@ class SubmissionService:
             if isinstance(outcome, str):  # the scan itself failed: an unchecked item, never a clean one
                 outcome = ScanResult(row.item, row.kind, error=outcome)
             case_id = None
+            if self.review is not None and self.settings.flood.enabled:
+                # Matches of a flooding bank signal go to its one grouped case, with no auto action.
+                from crossmatch.flood.guard import FloodGuard
+
+                outcome = FloodGuard(self.settings.flood, self._actions, self.review).screen(
+                    outcome, f"submission:{row.id}", content, session)
             # Fail closed: an item not fully checked goes to a reviewer (limits.on_incomplete), like a match.
             unchecked = not outcome.complete and self.settings.limits.on_incomplete == "review"
             if self.review is not None and (self._actions.wants_review(outcome) or unchecked):

@@ -75,7 +75,11 @@ def import_path(
     elif suffix == ".jsonl":
         entries = iter_jsonl(path, media)
     elif suffix == ".csv":
-        _flush_all(banks, bank_name, _csv_items(path, registry, report, source, settings), report, progress)
+        # Hash lists load through a staging table in one transaction (crossmatch/banks/bulk.py).
+        counts = banks.bulk_upsert(bank_name, _csv_items(path, registry, report, source, settings), progress,
+                                   lambda item, why: report.errors.append(ItemError(item, why)))
+        report.added, report.updated, report.unchanged = (report.added + counts["added"], report.updated + counts["updated"],
+                                                          report.unchanged + counts["unchanged"])
         return report
     elif suffix == ".json" and path.is_file():
         _flush_all(banks, bank_name, _stix_items(path, registry, report, source, settings), report, progress)

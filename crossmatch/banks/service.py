@@ -13,7 +13,7 @@ workflow can include them in its own transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -121,6 +121,18 @@ class BankService:
             self._changed(session)
             return bank
 
+    def rename_bank(self, name: str, new_name: str) -> Bank:
+        """A new name for a bank (its items, ids and signals stay); exchanges filling it are the caller's to follow."""
+        self.validate_name(new_name)
+        with self._sessions.begin() as session:
+            serialise_bank_writes(session)
+            bank = self.get_bank(name, session)
+            if new_name != name and session.scalar(select(Bank.id).where(Bank.name == new_name)) is not None:
+                raise Conflict(f"bank {new_name!r} already exists; pick another name")
+            bank.name = new_name
+            self._changed(session)
+            return bank
+
     def _checked(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
         """Thresholds and options by the bank rules, or InvalidInput naming the rule broken."""
         try:
@@ -164,11 +176,45 @@ class BankService:
             if item.opinions is not None and (len(item.opinions) != 2 or min(item.opinions) < 0):
                 raise InvalidInput(f"item {item.external_id!r}: opinions must be two counts, 0 or more")
             seen.add(item.external_id)
+        from crossmatch.flood.lowinfo import flag_items
+
+        flag_items(list(items), self._min_quality)  # flat, lattice or poor hashes are flagged (flood guard)
         with transaction(self._sessions, session) as tx:
             serialise_bank_writes(tx)
             statuses = upsert_rows(tx.connection(), self.get_bank(bank_name, tx).id, items)
             self._changed(tx)
             return statuses
+
+    def _min_quality(self, signal_type: str) -> float | None:
+        try:
+            return getattr(self._registry.get(signal_type), "min_quality", None)
+        except Exception:  # noqa: BLE001 - an unknown type is refused elsewhere; no floor here
+            return None
+
+    def bulk_upsert(self, bank_name: str, items: Iterable[ItemUpsert], progress: Callable[[int], None] = lambda n: None,
+                    error: Callable[[str, str], None] = lambda item, why: None) -> dict[str, int]:
+        """A whole hash list in one transaction through a staging table (crossmatch/banks/bulk.py):
+        the same rules as :meth:`upsert_items`, many times faster for large lists; a bad item is
+        reported through ``error(item, reason)`` and the load goes on."""
+        from crossmatch.banks.bulk import bulk_load
+        from crossmatch.flood.lowinfo import flag_items
+
+        def prepare(batch: list[ItemUpsert]) -> list[ItemUpsert]:
+            kept = []
+            for item in batch:
+                if not item.external_id:
+                    error("(no id)", "every bank item needs a non-empty id")
+                elif len(item.external_id) > MAX_EXTERNAL_ID:
+                    error(item.external_id[:80], f"item id is {len(item.external_id)} characters; ids may have at most {MAX_EXTERNAL_ID}")
+                else:
+                    kept.append(item)
+            return flag_items(kept, self._min_quality)
+
+        with self._sessions.begin() as session:
+            serialise_bank_writes(session)
+            counts = bulk_load(session.connection(), self.get_bank(bank_name, session).id, items, prepare, progress)
+            self._changed(session)
+        return {"added": counts.added, "updated": counts.updated, "unchanged": counts.unchanged}
 
     def list_items(self, bank_name: str, limit: int = 100, offset: int = 0) -> list[BankItem]:
         bank = self.get_bank(bank_name)

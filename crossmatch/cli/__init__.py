@@ -15,6 +15,7 @@ import typer
 
 from crossmatch.cli import banks as banks_cli
 from crossmatch.cli import exchange as exchange_cli
+from crossmatch.cli import flood as flood_cli
 from crossmatch.cli import scan as scan_cli
 from crossmatch.cli import serve as serve_cli
 from crossmatch.cli import webhooks as webhooks_cli
@@ -72,6 +73,8 @@ scan_cli.register(app)
 serve_cli.register(app)
 app.add_typer(webhooks_cli.app, name="webhook")
 app.add_typer(outlets_cli.app, name="outlets")
+
+app.add_typer(flood_cli.app, name="flood")
 app.command("samples")(samples_cmd)
 app.command("purge")(purge_cmd)
 

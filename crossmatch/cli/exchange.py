@@ -132,6 +132,33 @@ def sync(ctx: typer.Context, name: str = NAME, as_json: bool = JSON_OPTION) -> N
             raise typer.Exit(1)
 
 
+@app.command("feedback")
+def feedback(
+    ctx: typer.Context,
+    name: str = NAME,
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the verdicts that would be sent; send nothing."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Send reviewers' verdicts (true / false positive, with the decision note) on this exchange's items
+    back to it, where its API takes opinions; each verdict is sent once, failures are retried on the next run."""
+    from crossmatch.cli.serve import cli_actor
+    from crossmatch.exchange.feedback import push
+
+    with exchanges(ctx, as_json) as (cx, service):
+        with progress_bar(f"sending verdicts to {name}", enabled=not as_json and not dry_run) as advance:
+            report = push(cx, name, cli_actor(), dry_run=dry_run, progress=advance)
+        if as_json:
+            emit_json(report.to_json())
+        else:
+            out_console.print(f"{name}: {'would send' if dry_run else 'sent'} {len(report.verdicts) if dry_run else report.sent}, "
+                              f"unsupported {report.unsupported}, failed {report.failed}", highlight=False)
+            for v in report.verdicts[:20]:
+                err_console.print(f"  case {v['case_id']} {v['bank_item']}: {v['opinion']} -> {v['status']} {v.get('detail', '')}",
+                                  highlight=False)
+        if report.failed:
+            raise typer.Exit(1)
+
+
 @app.command("set")
 def set_exchange(
     ctx: typer.Context,

@@ -52,3 +52,21 @@ class ExchangeItem(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_run: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ExchangeFeedback(Base):
+    """One reviewer verdict on one bank item pushed (or tried) upstream to the exchange it came from."""
+
+    __tablename__ = "exchange_feedback"
+    __table_args__ = (UniqueConstraint("exchange_id", "case_id", "bank_item", name="uq_exchange_feedback"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchanges.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(BigId)
+    bank_item: Mapped[str] = mapped_column(String(500))
+    opinion: Mapped[str] = mapped_column(String(20))  # true_positive | false_positive
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20))  # sent | unsupported | failed
+    detail: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
