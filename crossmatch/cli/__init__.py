@@ -20,6 +20,7 @@ from crossmatch.cli import serve as serve_cli
 from crossmatch.cli import webhooks as webhooks_cli
 from crossmatch.cli.maintenance import purge_cmd
 from crossmatch.cli.samples import samples_cmd
+from crossmatch.cli.backfill import backfill_cmd
 from crossmatch.cli import config as config_cli
 from crossmatch.cli import index as index_cli
 from crossmatch.cli.output import fail
@@ -70,6 +71,7 @@ app.add_typer(index_cli.app, name="index")
 scan_cli.register(app)
 serve_cli.register(app)
 app.add_typer(webhooks_cli.app, name="webhook")
+app.command("backfill")(backfill_cmd)
 app.command("samples")(samples_cmd)
 app.command("purge")(purge_cmd)
 

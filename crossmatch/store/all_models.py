@@ -10,3 +10,4 @@ from crossmatch.auth import models as auth_models  # noqa: F401
 from crossmatch.audit import models as audit_models  # noqa: F401
 from crossmatch.actions import models as actions_models  # noqa: F401
 from crossmatch.api import submissions as submission_models  # noqa: F401
+from crossmatch.scale import models as scale_models  # noqa: F401
