@@ -156,6 +156,9 @@ class ScaleSettings(BaseModel):
     publish_snapshots: bool = True
     snapshot_lease_s: float = Field(default=600.0, gt=0)  # a snapshot build holds a database lease this long
     snapshot_wait_s: float = Field(default=120.0, ge=0)  # a non-publisher waits this long for a first snapshot
+    # text_xling's FAISS index once large: fp16 (default), 8bit, flat, or pq (IVF-PQ, 16x smaller than fp16,
+    # trained once and saved with the snapshot; recall in BENCHMARKS.md).
+    text_vector_codec: Literal["fp16", "8bit", "flat", "pq"] = "fp16"
 
 
 class Settings(BaseSettings):

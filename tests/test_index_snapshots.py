@@ -91,3 +91,28 @@ def test_index_snapshot_command_publishes(tmp_path):
     assert "pdq" in json.loads(result.stdout.splitlines()[-1])["snapshots"]
     meta = json.loads((tmp_path / "shared" / "pdq.index.json").read_text())
     assert meta["size"] == 20
+
+
+def test_ivf_pq_vectors_are_trained_once_and_saved_with_the_snapshot(tmp_path, monkeypatch):
+    from crossmatch.index.vectors import VectorIndex
+
+    rng = np.random.default_rng(6)
+    centres = rng.standard_normal((40, 64)).astype(np.float32)
+    data = centres[rng.integers(0, 40, 12_000)] + 0.3 * rng.standard_normal((12_000, 64)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    index = VectorIndex(64, ann_min_size=10_000, codec="pq")
+    index.add_vectors(np.arange(12_000), data)
+    assert index.is_approximate and "pq" in index.describe()
+    scores, ids = index.search(data[:200], 10)
+    assert (ids == np.arange(200)[:, None]).any(axis=1).mean() > 0.9  # lossy codes: the vector itself is in its top 10
+
+    index.save(tmp_path / "v.npz")
+    import faiss
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a snapshot load trained the index again")
+
+    monkeypatch.setattr(faiss, "IndexIVFPQ", no_training)
+    loaded = VectorIndex.load(tmp_path / "v.npz")
+    again_scores, again_ids = loaded.search(data[:200], 10)
+    assert np.array_equal(again_ids, ids) and np.allclose(again_scores, scores) and len(loaded) == 12_000
