@@ -93,14 +93,15 @@ def test_index_snapshot_command_publishes(tmp_path):
     assert meta["size"] == 20
 
 
+@pytest.mark.slow
 def test_ivf_pq_vectors_are_trained_once_and_saved_with_the_snapshot(tmp_path, monkeypatch):
     from crossmatch.index.vectors import VectorIndex
 
     rng = np.random.default_rng(6)
-    centres = rng.standard_normal((40, 64)).astype(np.float32)
-    data = centres[rng.integers(0, 40, 12_000)] + 0.3 * rng.standard_normal((12_000, 64)).astype(np.float32)
+    centres = rng.standard_normal((2000, 32)).astype(np.float32)
+    data = centres[rng.integers(0, 2000, 12_000)] + 0.3 * rng.standard_normal((12_000, 32)).astype(np.float32)
     data /= np.linalg.norm(data, axis=1, keepdims=True)
-    index = VectorIndex(64, ann_min_size=10_000, codec="pq")
+    index = VectorIndex(32, ann_min_size=10_000, codec="pq")
     index.add_vectors(np.arange(12_000), data)
     assert index.is_approximate and "pq" in index.describe()
     scores, ids = index.search(data[:200], 10)

@@ -327,11 +327,11 @@ class IndexManager:
         for name in names:
             if not isinstance(self._registry.get(name).fast_index(), PersistentIndex):
                 continue
+            self.index(name)  # loaded (or first built, under its own lease) before this lease is taken
             lease = self._snapshots.lease(name) if self._snapshots is not None else None
             if lease is not None and not lease.acquire():
                 continue
             try:
-                self.index(name)
                 self.refresh(force=True)
                 with self._write:
                     index = self._compact_now(name)
