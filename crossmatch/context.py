@@ -16,6 +16,7 @@ from crossmatch.banks.service import BankService
 from crossmatch.engine import Engine
 from crossmatch.hashing import HashPool
 from crossmatch.index.manager import IndexManager
+from crossmatch.index.snapshots import SnapshotPolicy
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Extractor
 from crossmatch.signals.registry import RegistryError, SignalRegistry
@@ -74,7 +75,10 @@ def open_context(settings: Settings, min_refresh_seconds: float = 0.0, serving: 
     sessions = session_factory(db)
     registry = SignalRegistry.from_entry_points(settings)
     banks = BankService(sessions, registry)
-    indexes = IndexManager(banks, registry, settings.index_dir, min_refresh_seconds, background_compaction=serving)
+    scale = settings.scale
+    snapshots = SnapshotPolicy(sessions, publish=scale.publish_snapshots, lease_s=scale.snapshot_lease_s, wait_s=scale.snapshot_wait_s)
+    indexes = IndexManager(banks, registry, settings.index_dir, min_refresh_seconds, background_compaction=serving,
+                           snapshots=snapshots)
     pool = HashPool(settings, registry, settings.pool_processes) if serving else None
     engine = Engine(settings, banks, registry, indexes, load_extractors(settings), pool=pool)
     return Context(settings, db, sessions, banks, registry, indexes, engine, pool)

@@ -254,6 +254,30 @@ class FloodSettings(BaseModel):
     max_per_hour: int = 100  # or more distinct uploads than this in an hour, whatever the baseline
     grouped_case_matches: int = 50  # matches kept on the grouped case (all are counted)
 
+class ScaleSettings(BaseModel):
+    # Scale-out (docs/scale.md): Ray backfills, the JetStream upload stream, shared index snapshots.
+    # Submissions queue: "local" (the database queue polled in-process, one box) or "nats" (JetStream).
+    queue: Literal["local", "nats"] = "local"
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream: str = "CROSSMATCH_SUBMISSIONS"
+    nats_subject: str = "crossmatch.submissions"
+    nats_dead_subject: str = "crossmatch.submissions.dead"  # items given up on after max_deliver attempts
+    nats_ack_wait_s: float = Field(default=30.0, gt=0)  # a worker that neither acks nor reports progress this long is presumed dead
+    nats_max_deliver: int = Field(default=5, ge=1)
+    # Ray: None starts a local Ray in the process (ray.init()); "auto" or "ray://host:10001" joins a cluster.
+    ray_address: str | None = None
+    backfill_partition_items: int = Field(default=256, ge=1)  # the unit a rerun skips once finished
+    backfill_batch_items: int = Field(default=16, ge=1)  # items per map_batches call
+    # Shared index snapshots: every api/worker process starts from these (None: <home>/index).
+    snapshot_dir: Path | None = None
+    # Only a publishing process writes snapshots (one per deployment); the others load and tail the change log.
+    publish_snapshots: bool = True
+    snapshot_lease_s: float = Field(default=600.0, gt=0)  # a snapshot build holds a database lease this long
+    snapshot_wait_s: float = Field(default=120.0, ge=0)  # a non-publisher waits this long for a first snapshot
+    # text_xling's FAISS index once large: fp16 (default), 8bit, flat, or pq (IVF-PQ, 16x smaller than fp16,
+    # trained once and saved with the snapshot; recall in BENCHMARKS.md).
+    text_vector_codec: Literal["fp16", "8bit", "flat", "pq"] = "fp16"
+
 
 class Settings(BaseSettings):
     """Every setting, from (highest first) explicit values, ``CROSSMATCH_*`` environment variables
@@ -290,6 +314,8 @@ class Settings(BaseSettings):
     outlets: OutletSettings = Field(default_factory=OutletSettings)
 
     flood: FloodSettings = Field(default_factory=FloodSettings)
+
+    scale: ScaleSettings = Field(default_factory=ScaleSettings)
     extra: dict[str, Any] = Field(default_factory=dict)
     # Where the TOML file was read from (None: none), for `crossmatch config show`.
     config_file: Path | None = None
@@ -305,7 +331,7 @@ class Settings(BaseSettings):
 
     @property
     def index_dir(self) -> Path:
-        return self.home / "index"
+        return Path(self.scale.snapshot_dir).expanduser() if self.scale.snapshot_dir else self.home / "index"
 
     @property
     def embedding_threads(self) -> int:

@@ -103,7 +103,7 @@ def test_ivf_is_retrained_with_more_lists_as_it_grows_and_keeps_every_id():
 
 def test_unknown_codec_is_refused():
     with pytest.raises(ValueError, match="unknown vector codec"):
-        VectorIndex(4, codec="pq")
+        VectorIndex(4, codec="zstd")  # "pq" is a codec now (IVF-PQ)
 
 
 def test_query_returns_the_brute_force_set():

@@ -69,16 +69,21 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
         loops: list[BackgroundLoop] = []
         if run_loops:
             deliverer = Deliverer(ctx.sessions, svc)
-            loops = [
-                BackgroundLoop("delivery", lambda: _busy(deliverer.deliver_due()), app.state.actions.wakeup, svc.worker_poll_s),
-                BackgroundLoop("submissions", app.state.submissions.process_next, app.state.submissions.wakeup, svc.worker_poll_s),
-            ]
+            loops = [BackgroundLoop("delivery", lambda: _busy(deliverer.deliver_due()), app.state.actions.wakeup, svc.worker_poll_s)]
+            if settings.scale.queue == "local":
+                loops.append(BackgroundLoop("submissions", app.state.submissions.process_next, app.state.submissions.wakeup,
+                                            svc.worker_poll_s))
             loops += exchange_loops(ctx, settings)
             for loop in loops:
                 loop.start()  # pending deliveries and queued submissions resume here after a restart
+        stream = _start_stream(app, settings, run_loops)  # scale.queue = "nats": JetStream carries submissions
+        if stream is not None:
+            loops.append(stream)
         try:
             yield
         finally:
+            if app.state.submissions.publisher is not None:
+                app.state.submissions.publisher.close()
             for loop in loops:
                 loop.stop()
             if run_loops:
@@ -138,6 +143,24 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     app.include_router(web_views.router)
     app.include_router(web_admin_views.router)
     return app
+
+
+def _start_stream(app: FastAPI, settings: Settings, run_loops: bool):
+    """With scale.queue = "nats": api processes publish submissions, worker processes consume them."""
+    if settings.scale.queue != "nats":
+        return None
+    from crossmatch.scale.stream import Publisher, StreamWorker
+
+    if settings.service.role in ("all", "api"):
+        app.state.submissions.publisher = Publisher(settings.scale)
+    if not run_loops:
+        return None
+    worker = StreamWorker(settings.scale, app.state.submissions)
+    worker.start()
+    worker.ready.wait(30)
+    if worker.error is not None:
+        raise worker.error
+    return worker
 
 
 def _busy(report) -> bool:

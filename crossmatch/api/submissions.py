@@ -90,6 +90,8 @@ class SubmissionService:
         self.outlets = outlets  # OutletService: who posted it, accounts and outlets
         self.spool = settings.home / "spool"
         self.wakeup = threading.Event()
+        # With scale.queue = "nats": announces each new submission on the JetStream work queue.
+        self.publisher: Any = None
 
     def submit(self, owner: str, content: Content, idempotency_key: str | None,
                source: str | dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
@@ -130,6 +132,10 @@ class SubmissionService:
             path.unlink(missing_ok=True)
             raise
         self.wakeup.set()
+        if self.publisher is not None:
+            # The row is committed first: a failed publish leaves it queued, and the stream
+            # worker's sweep publishes it again (crossmatch/scale/stream.py).
+            self.publisher.publish(out["id"])
         return out, True
 
     def get(self, submission_id: int, owner: str | None = None) -> dict[str, Any]:
@@ -169,6 +175,47 @@ class SubmissionService:
                 self._process(submission_id, token)
                 return True
         return False
+
+    def process_id(self, submission_id: int, take_over: bool = False) -> str:
+        """Scan this submission if it still needs it (the JetStream worker's entry point).
+
+        Returns "scanned", "finished" (already done or failed: nothing to do), "busy"
+        (another worker holds a live lease) or "missing".  ``take_over``: the queue
+        redelivered the item because its last worker went silent, so its lease is taken
+        over at once; should that worker still be alive, its result is dropped (LeaseLost).
+        """
+        now = time.time()
+        token = uuid.uuid4().hex
+        claimable = or_(Submission.status == "queued", (Submission.status == "scanning") & (Submission.lease_until < now))
+        if take_over:
+            claimable = Submission.status.in_(("queued", "scanning"))
+        with self._sessions.begin() as session:
+            taken = session.execute(
+                update(Submission).where(Submission.id == submission_id, claimable)
+                .values(status="scanning", lease_until=now + LEASE_S, lease_token=token)
+            ).rowcount
+            if not taken:
+                status = session.scalar(select(Submission.status).where(Submission.id == submission_id))
+        if taken:
+            self._process(submission_id, token)
+            return "scanned"
+        if status is None:
+            return "missing"
+        return "busy" if status == "scanning" else "finished"
+
+    def fail(self, submission_id: int, error: str) -> bool:
+        """Mark a submission that will not be scanned as failed (fail closed: never reported clean)."""
+        with self._sessions.begin() as session:
+            return bool(session.execute(
+                update(Submission).where(Submission.id == submission_id, Submission.status.in_(("queued", "scanning")))
+                .values(status="failed", error=error, finished_at=utcnow(), lease_until=None, lease_token=None)
+            ).rowcount)
+
+    def queued_before(self, cutoff: datetime, limit: int = 1000) -> list[int]:
+        """Submissions still queued that were created before ``cutoff`` (to publish again)."""
+        with self._sessions() as session:
+            return list(session.scalars(select(Submission.id).where(Submission.status == "queued", Submission.created_at < cutoff)
+                                        .order_by(Submission.id).limit(limit)))
 
     def _process(self, submission_id: int, token: str) -> None:
         with self._sessions() as session:

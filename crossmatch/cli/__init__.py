@@ -22,6 +22,7 @@ from crossmatch.cli import webhooks as webhooks_cli
 from crossmatch.cli import outlets as outlets_cli
 from crossmatch.cli.maintenance import purge_cmd
 from crossmatch.cli.samples import samples_cmd
+from crossmatch.cli.backfill import backfill_cmd
 from crossmatch.cli import config as config_cli
 from crossmatch.cli import index as index_cli
 from crossmatch.cli.output import fail
@@ -73,8 +74,8 @@ scan_cli.register(app)
 serve_cli.register(app)
 app.add_typer(webhooks_cli.app, name="webhook")
 app.add_typer(outlets_cli.app, name="outlets")
-
 app.add_typer(flood_cli.app, name="flood")
+app.command("backfill")(backfill_cmd)
 app.command("samples")(samples_cmd)
 app.command("purge")(purge_cmd)
 

@@ -42,3 +42,30 @@ def verify(
             err_console.print("run `crossmatch index verify --repair` to rebuild the disagreeing indices from the store")
     if bad:
         raise typer.Exit(1)
+
+
+@app.command("snapshot")
+def snapshot(
+    ctx: typer.Context,
+    signal_type: Optional[List[str]] = typer.Option(None, "--type", help="Only this signal type (repeatable); default all with signals."),
+    every: float = typer.Option(0.0, "--every", metavar="SECONDS", help="Publish again every SECONDS until stopped (0: once)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Publish fresh index snapshots to the shared directory (scale.snapshot_dir), for replicas to start from.
+
+    Run it in one process per deployment; each type's build holds a database lease, so two never build the same one."""
+    import time
+
+    from crossmatch.context import open_context  # heavy: only for this command
+
+    with user_errors(as_json), open_context(ctx.obj) as cx:
+        while True:
+            written = cx.indexes.publish(signal_type or None)
+            if as_json:
+                emit_json({"snapshots": written, "dir": str(ctx.obj.index_dir)})
+            else:
+                shown = ", ".join(f"{name} (change {seq})" for name, seq in written.items()) or "nothing (no persistent type, or leases held)"
+                out_console.print(f"published {shown} to {ctx.obj.index_dir}", highlight=False)
+            if every <= 0:
+                break
+            time.sleep(every)

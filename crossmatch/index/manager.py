@@ -25,13 +25,16 @@ import time
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
 
 from crossmatch.banks.service import BankService
 from crossmatch.index.versions import LayeredIndex
 from crossmatch.signals.base import SignalIndex, SignalType
 from crossmatch.signals.registry import SignalRegistry
 from crossmatch.store.models import Bank
+
+if TYPE_CHECKING:
+    from crossmatch.index.snapshots import SnapshotPolicy
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +95,15 @@ class IndexManager:
         index_dir: Path | None,
         min_refresh_seconds: float = 0.0,
         background_compaction: bool = False,
+        snapshots: "SnapshotPolicy | None" = None,
     ) -> None:
         self._banks = banks
         self._registry = registry
         self._dir = index_dir
         self._min_refresh = min_refresh_seconds
         self._background = background_compaction
+        # Shared snapshots (crossmatch/index/snapshots.py): who writes them, the build lease, mapped loads.
+        self._snapshots = snapshots
         self._write = threading.RLock()  # refreshes, loads and compaction swaps; never taken by readers
         self._states: dict[str, _TypeState] = {}
         self._version = IndexVersion(-1, -1, {}, {}, -1e18)
@@ -269,6 +275,10 @@ class IndexManager:
 
     def _load(self, signal_type: SignalType) -> LayeredIndex:
         snapshot = self._load_snapshot(signal_type)
+        if snapshot is None and self._snapshots is not None and isinstance(signal_type.fast_index(), PersistentIndex):
+            snapshot, built = self._first_snapshot(signal_type)
+            if built is not None:
+                return built
         if snapshot is None:
             return self._build_from_store(signal_type)
         base, seq = snapshot
@@ -276,6 +286,61 @@ class IndexManager:
         layered = LayeredIndex(base, seq=seq, base_seq=seq)
         added, removed, newest = self._banks.changes_since(signal_type.name, seq)
         return layered.with_changes(added, removed, max(newest, seq), lambda: _empty_index(signal_type))
+
+    def _first_snapshot(self, signal_type: SignalType) -> tuple[tuple[SignalIndex, int] | None, LayeredIndex | None]:
+        """No snapshot yet: a publisher builds and writes one under the type's lease; everyone
+        else (and a publisher that finds the lease taken) waits for it, so no two processes
+        build the same snapshot at once.  (snapshot loaded, or index built here)."""
+        policy = self._snapshots
+        assert policy is not None
+        name = signal_type.name
+        deadline = time.monotonic() + policy.wait_s
+        while True:
+            if policy.publish:
+                lease = policy.lease(name)
+                if lease.acquire():
+                    try:
+                        snapshot = self._load_snapshot(signal_type)  # published while we asked for the lease
+                        if snapshot is not None:
+                            return snapshot, None
+                        built = self._build_from_store(signal_type)
+                        self._snapshot(name, built)
+                        return None, built
+                    finally:
+                        lease.release()
+            if time.monotonic() >= deadline:
+                log.warning("no %s snapshot appeared in %.0f s; building the index from the store in this process",
+                            name, policy.wait_s)
+                return None, None
+            time.sleep(policy.poll_s)
+            snapshot = self._load_snapshot(signal_type)
+            if snapshot is not None:
+                return snapshot, None
+
+    def publish(self, signal_types: list[str] | None = None) -> dict[str, int]:
+        """Compact and write a fresh snapshot of each type under its lease (the publisher's job).
+
+        Returns the change number each written snapshot holds (types whose lease another
+        process holds are skipped)."""
+        written: dict[str, int] = {}
+        names = signal_types or [n for n in self._registry.names() if self._banks.count_signals(n)]
+        for name in names:
+            if not isinstance(self._registry.get(name).fast_index(), PersistentIndex):
+                continue
+            self.index(name)  # loaded (or first built, under its own lease) before this lease is taken
+            lease = self._snapshots.lease(name) if self._snapshots is not None else None
+            if lease is not None and not lease.acquire():
+                continue
+            try:
+                self.refresh(force=True)
+                with self._write:
+                    index = self._compact_now(name)
+                    self._snapshot(name, index, force=True)
+                written[name] = index.base_seq
+            finally:
+                if lease is not None:
+                    lease.release()
+        return written
 
     def _load_snapshot(self, signal_type: SignalType) -> tuple[SignalIndex, int] | None:
         paths = self._paths(signal_type.name)
@@ -289,7 +354,8 @@ class IndexManager:
             # A snapshot newer than the store belongs to another database: ignore it.
             if int(meta.get("seq", 0)) > self._banks.latest_change() or not data.exists():
                 return None
-            snapshot = loader(data)
+            mapped = getattr(type(fast), "load_mapped", None) if self._snapshots is not None else None
+            snapshot = (mapped or loader)(data)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None  # a damaged snapshot is rebuilt from the store
         # A snapshot made for another embedding model is rebuilt: the store's signals say which model made each.
@@ -314,7 +380,7 @@ class IndexManager:
             compact()  # published bases are never changed again
         return LayeredIndex(index, seq=latest, base_seq=latest)
 
-    def _snapshot(self, name: str, index: LayeredIndex) -> None:
+    def _snapshot(self, name: str, index: LayeredIndex, force: bool = False) -> None:
         """Write the base under a name carrying its change number, then point the meta file at it.
 
         Several processes may save at once: each data file is complete before the
@@ -324,6 +390,8 @@ class IndexManager:
         paths = self._paths(name)
         if paths is None or not isinstance(index.base, PersistentIndex):
             return
+        if self._snapshots is not None and not self._snapshots.publish and not force:
+            return  # a replica never writes to the shared directory: one process publishes
         directory = paths[0].parent
         directory.mkdir(parents=True, exist_ok=True)
         data = directory / f"{name}.index.{index.base_seq}.{os.getpid()}"

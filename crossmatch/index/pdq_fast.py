@@ -298,19 +298,33 @@ class PdqIndex:
             raise
 
     @classmethod
-    def load(cls, path: Path, *, threads: int | None = None) -> "PdqIndex":
+    def load(cls, path: Path, *, threads: int | None = None, mapped: bool = False) -> "PdqIndex":
+        """``mapped``: hashes and tables stay in the file, memory-mapped read-only (replicas share the pages)."""
+        if mapped:
+            from crossmatch.index.snapshots import load_npz_mapped
+
+            return cls._from_arrays(path, load_npz_mapped(Path(path)), threads)
         with np.load(Path(path)) as data:
-            version = int(data["format_version"])
-            if version != FORMAT_VERSION:
-                raise ValueError(f"{path}: PDQ index format {version}, expected {FORMAT_VERSION}")
-            words = data["base_words"].astype(np.uint64, copy=False)
-            tables = None
-            if "mih_layout" in data:
-                tables = mih.MultiIndexTable(words, data["mih_layout"], data["mih_offsets"], data["mih_rows"])
-            base = _Segment(words, data["base_ids"], data["base_alive"], tables)
-            tail = _Tail(max(1024, len(data["tail_ids"])))
-            tail.append(data["tail_words"].astype(np.uint64, copy=False), data["tail_ids"])
-            tail.alive[: tail.n] = data["tail_alive"]
+            return cls._from_arrays(path, data, threads)
+
+    @classmethod
+    def load_mapped(cls, path: Path) -> "PdqIndex":
+        return cls.load(path, mapped=True)
+
+    @classmethod
+    def _from_arrays(cls, path: Path, data, threads: int | None) -> "PdqIndex":
+        version = int(data["format_version"])
+        if version != FORMAT_VERSION:
+            raise ValueError(f"{path}: PDQ index format {version}, expected {FORMAT_VERSION}")
+        words = data["base_words"].astype(np.uint64, copy=False)
+        tables = None
+        if "mih_layout" in data:
+            tables = mih.MultiIndexTable(words, data["mih_layout"], data["mih_offsets"], data["mih_rows"])
+        # "alive" flags change as entries are removed: always a private, writable copy.
+        base = _Segment(words, data["base_ids"], np.array(data["base_alive"]), tables)
+        tail = _Tail(max(1024, len(data["tail_ids"])))
+        tail.append(data["tail_words"].astype(np.uint64, copy=False), data["tail_ids"])
+        tail.alive[: tail.n] = data["tail_alive"]
         index = cls(threads=threads)
         index._segments = (base, tail)
         return index

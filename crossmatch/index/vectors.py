@@ -40,7 +40,7 @@ RETRAIN_GROWTH = 4
 # How the IVF index stores vectors.  fp16 is what text_xling signals store
 # anyway (so it loses nothing) and halves the bytes a search reads; 8bit
 # quarters them at a small recall cost; flat is float32.
-CODECS = ("fp16", "8bit", "flat")
+CODECS = ("fp16", "8bit", "flat", "pq")  # pq: IVF-PQ, for text vectors past one box's memory (docs/scale.md)
 # Searches of up to this many rows run on one thread (FAISS's OpenMP, BLAS):
 # waking threads for a post's few chunks costs more than it saves on busy
 # cores, and the embedding model wants them anyway.
@@ -162,12 +162,15 @@ class VectorIndex:
         quantizer = faiss.IndexFlatIP(self.dim)
         if self.codec == "flat":
             ann = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        elif self.codec == "pq":  # dim/8 sub-quantizers of 8 bits: 48 bytes a 384-d vector instead of 768 (fp16)
+            ann = faiss.IndexIVFPQ(quantizer, self.dim, nlist, pq_subquantizers(self.dim), 8, faiss.METRIC_INNER_PRODUCT)
         else:
             kind = {"fp16": faiss.ScalarQuantizer.QT_fp16, "8bit": faiss.ScalarQuantizer.QT_8bit}[self.codec]
             ann = faiss.IndexIVFScalarQuantizer(quantizer, self.dim, nlist, kind, faiss.METRIC_INNER_PRODUCT, False)
         ann.cp.niter = 10  # k-means converges well enough for IVF (recall measured in the bench)
         rng = np.random.default_rng(0)
-        sample = data[rng.choice(n, size=min(n, 40 * nlist), replace=False)]
+        wanted = 40 * nlist if self.codec != "pq" else max(40 * nlist, 256 * 40)  # PQ codebooks need their own sample
+        sample = data[rng.choice(n, size=min(n, wanted), replace=False)]
         ann.train(np.ascontiguousarray(sample))
         ann.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct(id) for alignment
         for start in range(0, n, 100_000):
@@ -202,6 +205,9 @@ class VectorIndex:
             size = lists.list_size(list_no)
             if size:
                 ids.append(faiss.rev_swig_ptr(lists.get_ids(list_no), size).copy())
+                if self.codec == "pq":  # lossy codes: decoded through the index (direct map)
+                    rows.append(self._ann.reconstruct_batch(ids[-1]))
+                    continue
                 codes = faiss.rev_swig_ptr(lists.get_codes(list_no), size * lists.code_size).copy()
                 if self.codec == "flat":
                     rows.append(codes.view(np.float32).reshape(size, self.dim))
@@ -295,7 +301,14 @@ class VectorIndex:
         """Write atomically: a crash mid-save leaves the previous file intact."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if self._ann is not None:
+        extra = {}
+        if self._ann is not None and self.codec == "pq":
+            import faiss
+
+            # Trained once: the snapshot keeps the trained index itself, so a load never re-trains.
+            ids, matrix = np.array(sorted(self._ann_ids), dtype=np.int64), np.zeros((0, self.dim), np.float32)
+            extra["faiss"] = faiss.serialize_index(self._ann)
+        elif self._ann is not None:
             ids, matrix = self._ann_contents()
         else:
             ids, matrix = self._ids[: self._size], self._matrix[: self._size]
@@ -303,7 +316,7 @@ class VectorIndex:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), ids=ids, vectors=matrix)
+                np.savez(fh, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), ids=ids, vectors=matrix, **extra)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -318,7 +331,15 @@ class VectorIndex:
             index = cls(header["dim"], ann_min_size=header["ann_min_size"], nprobe=header.get("fixed_nprobe"),
                         probe_share=header.get("probe_share", DEFAULT_PROBE_SHARE), codec=header.get("codec", "fp16"), **options)
             index._restore(header)
-            index.add_vectors(data["ids"], data["vectors"])
+            if "faiss" in data:
+                import faiss
+
+                index._ann = faiss.deserialize_index(np.ascontiguousarray(data["faiss"]))
+                index._ann_ids = set(data["ids"].tolist())
+                index._trained_size = len(index._ann_ids)
+                index._ann.nprobe = index._nprobe_for(index._ann.nlist)
+            else:
+                index.add_vectors(data["ids"], data["vectors"])
         return index
 
     def _header(self) -> dict:
@@ -328,6 +349,11 @@ class VectorIndex:
 
     def _restore(self, header: dict) -> None:
         """Counterpart of :meth:`_header`, called on a fresh index before the vectors are added."""
+
+
+def pq_subquantizers(dim: int) -> int:
+    """The most sub-quantizers up to dim/8 that divide ``dim`` (FAISS needs an exact split)."""
+    return next(m for m in range(max(1, dim // 8), 0, -1) if dim % m == 0)
 
 
 class _faiss_threads:

@@ -237,7 +237,7 @@ class TextXlingType:
         return BruteForceIndex(self.compare, "score")
 
     def fast_index(self) -> SignalIndex | None:
-        return TextVectorIndex(self.backend.dim, model_id=self.backend.model_id)
+        return TextVectorIndex(self.backend.dim, model_id=self.backend.model_id, codec=self._settings.scale.text_vector_codec)
 
     # -- deciding -------------------------------------------------------------------------
     def match(self, queries: Sequence[Signal], index: SignalIndex, threshold: float,

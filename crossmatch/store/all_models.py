@@ -11,5 +11,5 @@ from crossmatch.audit import models as audit_models  # noqa: F401
 from crossmatch.actions import models as actions_models  # noqa: F401
 from crossmatch.api import submissions as submission_models  # noqa: F401
 from crossmatch.outlets import models as outlet_models  # noqa: F401
-
 from crossmatch.flood import models as flood_models  # noqa: F401
+from crossmatch.scale import models as scale_models  # noqa: F401
