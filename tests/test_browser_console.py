@@ -116,6 +116,10 @@ def test_axe_finds_no_violation_on_any_page_and_screenshots(server, browser, tmp
     for path in pages:
         page.goto(base + path)
         found[path] = axe_violations(page)
+    page.goto(f"{base}/cases/{video}")
+    page.keyboard.press("a")  # the allow-list confirmation
+    page.wait_for_selector("text=Allow-list this content?")
+    found["allow confirmation"] = axe_violations(page)
     page.goto(f"{base}/queue")
     page.keyboard.press("?")
     page.wait_for_selector("dialog#help[open]")
