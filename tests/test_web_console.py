@@ -276,3 +276,20 @@ def test_an_item_severity_label_is_not_overridden_by_its_bank() -> None:
     assert item_severity({"severity": "high"}, {"severity": "low"}) == 1
     assert item_severity({"severity": "high"}, {"entity": "x"}) == 3
     assert plain.severity_word(item_severity({"severity": "critical"}, {})) == "critical"
+
+
+def test_blurred_previews_are_cached_and_removed_with_the_preview(app, tmp_path) -> None:
+    from crossmatch.review.media import blurred_cached, remove_preview
+
+    client = signed_in(app)
+    case_id = cases(app)[0]
+    first = client.get(f"/cases/{case_id}/media?clear=0").content
+    kept = Path(app.state.review.get_case(case_id).media_path)
+    cached = kept.with_name(f"{kept.stem}.blur4g{kept.suffix}")  # the default policy: blur 4, greyscale
+    assert cached.read_bytes() == first == client.get(f"/cases/{case_id}/media?clear=0").content
+    own = tmp_path / "case-x.jpg"  # removal on a copy: the kept preview above belongs to the shared template
+    shutil.copy(kept, own)
+    blurred_cached(own, 7, False)
+    assert (tmp_path / "case-x.blur7c.jpg").exists()
+    remove_preview(own)
+    assert list(tmp_path.glob("case-x*")) == []

@@ -87,18 +87,44 @@ def blurred(path: Path, strength: int = 4, greyscale: bool = True) -> bytes:
         return out.getvalue()
 
 
+def blurred_cached(path: Path, strength: int = 4, greyscale: bool = True) -> bytes:
+    """:func:`blurred`, kept beside the preview (``case-1.jpg`` -> ``case-1.blur4g.jpg``) so a page view
+    does not re-blur; it is removed with the preview (:func:`remove_preview`)."""
+    cached = path.with_name(f"{path.stem}.blur{strength}{'g' if greyscale else 'c'}{path.suffix}")
+    try:
+        if cached.stat().st_mtime >= path.stat().st_mtime:
+            return cached.read_bytes()
+    except OSError:
+        pass
+    data = blurred(path, strength, greyscale)
+    try:
+        tmp = cached.with_name(cached.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(cached)  # atomic: a concurrent reader sees the old file or the new one
+    except OSError:
+        pass  # a read-only folder still serves, just without the cache
+    return data
+
+
+def remove_preview(path: Path) -> None:
+    """A kept preview and its cached blurred copies."""
+    path.unlink(missing_ok=True)
+    for cached in path.parent.glob(f"{path.stem}.blur*{path.suffix}"):
+        cached.unlink(missing_ok=True)
+
+
 def purge_expired(sessions: sessionmaker, home: Path, now: datetime) -> int:
     """Delete kept previews (cases, and bank items in the review media folder) past their expiry."""
     with sessions.begin() as session:
         cases = list(session.scalars(select(Case).where(Case.media_path.is_not(None), Case.media_expires_at <= now)))
         for case in cases:
-            Path(case.media_path).unlink(missing_ok=True)
+            remove_preview(Path(case.media_path))
             case.media_path, case.media_expires_at = None, None
         # Bank-item previews kept in the review media folder (e.g. by the demo) expire the same way.
         folder = str(media_dir(home))
         items = list(session.scalars(select(BankItem).where(
             BankItem.media_path.startswith(folder), BankItem.media_expires_at <= now)))
         for item in items:
-            Path(item.media_path).unlink(missing_ok=True)
+            remove_preview(Path(item.media_path))
             item.media_path, item.media_expires_at = None, None
         return len(cases) + len(items)

@@ -23,7 +23,7 @@ from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.hashing import bank_signals
 from crossmatch.review import evidence as ev
 from crossmatch.review.schemas import decision_payload
-from crossmatch.review.media import make_preview, make_video_preview, media_dir, purge_expired
+from crossmatch.review.media import make_preview, make_video_preview, media_dir, purge_expired, remove_preview
 from crossmatch.review.models import (
     FINAL_STATUSES, OPEN_STATUSES, AllowProposal, Case, CaseMatch, Decision, ReviewerExposure, ReviewerPreference, aware, utcnow,
 )
@@ -479,7 +479,7 @@ class ReviewService:
         with self._sessions.begin() as session:
             case = self._get(session, case_id)
             if case.media_path:
-                Path(case.media_path).unlink(missing_ok=True)
+                remove_preview(Path(case.media_path))
             session.execute(delete(Case).where(Case.id == case_id))
 
     # -- internals ----------------------------------------------------------

@@ -20,7 +20,7 @@ from crossmatch.auth.roles import PasswordBusy
 from crossmatch.auth.sessions import SESSION_ID
 from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.review import plain
-from crossmatch.review.media import blurred, media_dir
+from crossmatch.review.media import blurred_cached, media_dir
 from crossmatch.review.models import aware, utcnow
 from crossmatch.review.service import SENIOR, SORTS, STATUS_FILTERS, ReviewService
 from crossmatch.store.models import BankItem
@@ -397,7 +397,7 @@ def _image(request: Request, user: dict, path: Path, clear: bool, target: str) -
         _review(request).note_exposure(user["name"], reveals=1)
         data = path.read_bytes()
     else:
-        data = blurred(path, policy.blur, policy.greyscale)
+        data = blurred_cached(path, policy.blur, policy.greyscale)
     # Private and never cached: a shared machine must not keep revealed media.
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff"})
 

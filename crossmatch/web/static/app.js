@@ -139,7 +139,18 @@
     if (handled) event.preventDefault();
   });
 
+  // Sizes from data attributes, set through the CSSOM: the Content-Security-Policy allows no inline styles.
+  function setupSizes() {
+    document.querySelectorAll(".timeline .hit").forEach(function (hit) {
+      hit.style.left = hit.dataset.left + "%"; hit.style.width = hit.dataset.width + "%";
+    });
+    document.querySelectorAll("figure.preview[data-blur]").forEach(function (fig) {
+      fig.style.setProperty("--blur", fig.dataset.blur + "px");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupSizes();
     setupDraft();
     setupBar();
     var box = document.getElementById("shortcuts-on"), s = store();
