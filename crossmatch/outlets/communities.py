@@ -61,12 +61,11 @@ class Communities:
             if node in self.of_account:
                 start |= self.outlets[self.of_account[node]].members
         seen, queue = set(start), deque(start)
+        adj = graph.ev.adj
         while queue:
             node = queue.popleft()
-            if node not in graph.g:
-                continue
-            for other, data in graph.g[node].items():
-                if other not in seen and data.get("evidence", 0.0) > 1e-12:
+            for other in adj.get(node, ()):
+                if other not in seen:
                     seen.add(other)
                     queue.append(other)
         return seen

@@ -35,6 +35,7 @@ class AccountGraph:
         self.common = common
         self.min_flagged_share = min_flagged_share
         self.g = nx.Graph()
+        self.ev = nx.Graph()  # the evidence edges only, kept alongside: outlets are found on these
         self.holders: dict[Feature, set[str]] = defaultdict(set)
         self._applied: dict[Feature, float] = {}  # per-pair weight each feature currently contributes
         self.features: dict[str, set[Feature]] = defaultdict(set)  # flagged account -> its features
@@ -57,6 +58,7 @@ class AccountGraph:
         if account in self.g:
             return
         self.g.add_node(account)
+        self.ev.add_node(account)
         self.dirty.add(account)
         for feature in features:
             self.holders[feature].add(account)
@@ -101,18 +103,16 @@ class AccountGraph:
         if data["evidence"] > 1e-12 or kind in EVIDENCE:
             # Outlets are found on evidence edges only: a change elsewhere cannot move them.
             self.dirty.update((a, b))
+        if data["evidence"] > 1e-12 and data["weight"] > 1e-12:
+            self.ev.add_edge(a, b, weight=data["weight"], evidence=data["evidence"])
+        elif self.ev.has_edge(a, b):
+            self.ev.remove_edge(a, b)
         if data["weight"] <= 1e-12:
             self.g.remove_edge(a, b)
 
     def evidence_graph(self, nodes: set[str]) -> nx.Graph:
         """The subgraph of ``nodes`` kept to edges with evidence beyond shared bank items."""
-        sub = nx.Graph()
-        sub.add_nodes_from(nodes)
-        adj = self.g.adj
-        sub.add_edges_from((a, b, {"weight": d["weight"], "evidence": d["evidence"]})
-                           for a in nodes if a in adj for b, d in adj[a].items()
-                           if b in nodes and a < b and d["evidence"] > 1e-12)
-        return sub
+        return self.ev.subgraph(nodes).copy()
 
     def shared_evidence(self, account: str, members: set[str]) -> int:
         """How many distinct evidence features ``account`` shares with other ``members``."""
