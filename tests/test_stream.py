@@ -73,6 +73,7 @@ def test_a_worker_killed_mid_item_loses_nothing_and_acts_once(stream):
             assert survivor.stats.taken_over >= 1
 
 
+@pytest.mark.slow
 def test_two_workers_share_the_queue_and_a_poison_item_goes_to_the_dead_letter_subject(stream):
     with open_context(stream) as cx:
         service = harness.submission_service(cx, stream)
