@@ -23,7 +23,7 @@ from crossmatch.store.models import BankItem, utcnow
 
 CHUNK = 50_000
 STAGE = "cm_bulk_stage"
-COLUMNS = ("external_id", "is_first", "labels", "kind", "enabled", "type", "value", "quality", "meta")
+COLUMNS = ("external_id", "is_first", "labels", "kind", "enabled", "confirmed", "rejected", "type", "value", "quality", "meta")
 
 
 @dataclass
@@ -54,7 +54,7 @@ def _create_stage(conn: Connection) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
     conn.exec_driver_sql(
         f"CREATE TEMPORARY TABLE {STAGE} (external_id {big_text} NOT NULL, is_first INTEGER NOT NULL, labels {big_text}, "
-        f"kind {big_text}, enabled INTEGER NOT NULL, type {big_text} NOT NULL, value {big_text} NOT NULL, quality REAL, meta {big_text})"
+        f"kind {big_text}, enabled INTEGER NOT NULL, confirmed INTEGER NOT NULL, rejected INTEGER NOT NULL, type {big_text} NOT NULL, value {big_text} NOT NULL, quality REAL, meta {big_text})"
     )
     conn.exec_driver_sql(f"CREATE INDEX {STAGE}_ext ON {STAGE} (external_id)")
 
@@ -62,9 +62,10 @@ def _create_stage(conn: Connection) -> None:
 def _stage_rows(items: list[ItemUpsert]) -> Iterator[tuple]:
     for item in items:
         labels = json.dumps(item.labels or {}, separators=(",", ":"))
+        confirmed, rejected = item.opinions or (0, 0)
         for n, s in enumerate(item.signals):
             yield (item.external_id, 1 if n == 0 else 0, labels if n == 0 else None, item.content_kind,
-                   1 if item.enabled else 0, s.type, s.value, s.quality, json.dumps(s.meta or {}, separators=(",", ":")))
+                   1 if item.enabled else 0, confirmed, rejected, s.type, s.value, s.quality, json.dumps(s.meta or {}, separators=(",", ":")))
 
 
 def _load_stage(conn: Connection, items: list[ItemUpsert]) -> None:
@@ -79,16 +80,16 @@ def _load_stage(conn: Connection, items: list[ItemUpsert]) -> None:
         conn.exec_driver_sql(f"INSERT INTO {STAGE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", list(rows))
 
 
-def _existing(conn: Connection, bank_id: int) -> dict[str, tuple[int, dict, set]]:
-    """Items of this chunk already in the bank: id, labels, and their (type, value) signals."""
-    out: dict[str, tuple[int, dict, set]] = {}
-    query = text(f"SELECT i.external_id, i.id, i.labels, s.type, s.value FROM bank_items i "
+def _existing(conn: Connection, bank_id: int) -> dict[str, tuple[int, dict, set, tuple[int, int]]]:
+    """Items of this chunk already in the bank: id, labels, their (type, value) signals, opinion counts."""
+    out: dict[str, tuple[int, dict, set, tuple[int, int]]] = {}
+    query = text(f"SELECT i.external_id, i.id, i.labels, s.type, s.value, i.confirmed_count, i.rejected_count FROM bank_items i "
                  f"JOIN (SELECT DISTINCT external_id FROM {STAGE}) st ON st.external_id = i.external_id "
                  f"LEFT JOIN signals s ON s.item_id = i.id WHERE i.bank_id = :bank")
-    for external_id, item_id, labels, stype, value in conn.execute(query, {"bank": bank_id}):
+    for external_id, item_id, labels, stype, value, confirmed, rejected in conn.execute(query, {"bank": bank_id}):
         if isinstance(labels, str):
             labels = json.loads(labels)
-        entry = out.setdefault(external_id, (item_id, labels or {}, set()))
+        entry = out.setdefault(external_id, (item_id, labels or {}, set(), (confirmed, rejected)))
         if stype is not None:
             entry[2].add((stype, value))
     return out
@@ -107,7 +108,8 @@ def bulk_rows(conn: Connection, bank_id: int, items: list[ItemUpsert]) -> BulkCo
         if old is None:
             continue
         same_labels = not item.labels or item.labels == old[1]
-        if same_labels and {(s.type, s.value) for s in item.signals} == old[2] and item.enabled:
+        same_opinions = item.opinions is None or tuple(item.opinions) == tuple(old[3])
+        if same_labels and same_opinions and {(s.type, s.value) for s in item.signals} == old[2] and item.enabled:
             counts.unchanged += 1
         else:
             changed.append(item)
@@ -121,7 +123,7 @@ def bulk_rows(conn: Connection, bank_id: int, items: list[ItemUpsert]) -> BulkCo
     stamp = BankItem.__table__.c.created_at.type  # written as the ORM writes it (SQLite keeps text)
     added = conn.execute(text(
         f"INSERT INTO bank_items (bank_id, external_id, labels, content_kind, enabled, confirmed_count, rejected_count, created_at, updated_at) "
-        f"SELECT :bank, external_id, {as_json('labels')}, kind, {as_bool('enabled')}, 0, 0, :now, :now FROM {STAGE} WHERE is_first = 1"
+        f"SELECT :bank, external_id, {as_json('labels')}, kind, {as_bool('enabled')}, confirmed, rejected, :now, :now FROM {STAGE} WHERE is_first = 1"
     ).bindparams(bindparam("now", type_=stamp)), {"bank": bank_id, "now": now}).rowcount
     conn.execute(text(
         f"INSERT INTO signals (item_id, type, value, quality, meta) "

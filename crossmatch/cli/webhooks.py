@@ -11,7 +11,7 @@ from crossmatch.cli.output import JSON_OPTION, emit_json, err_console, opened, o
 
 app = typer.Typer(help="Webhooks: signed HTTP POSTs that tell your platform about matches and decisions.", no_args_is_help=True)
 EVENTS_HELP = ("Event to send (repeatable): match.auto (a match acted on by policy), match.review (a case opened), "
-               "decision (a reviewer decided), submission.scanned (every scanned submission). Default: match.auto and decision.")
+               "decision (a reviewer decided), submission.scanned (every scanned submission), signal.quarantined (a bank signal held for a flood). Default: match.auto and decision.")
 
 
 def _service(cx: Any) -> Any:

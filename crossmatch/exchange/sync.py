@@ -119,11 +119,11 @@ class Syncer:
             item_ids.add(item.external_id)
             live[key] = (upd, item)
         items = [item for _, item in live.values()]
-        statuses: list[str] = []
-        for start in range(0, len(items), UPSERT_BATCH):
-            statuses += self._banks.upsert_items(exchange.bank_name, items[start : start + UPSERT_BATCH])
-        for status in statuses:
-            setattr(report, status, getattr(report, status) + 1)
+        if items:
+            # One staging-table load per delta (crossmatch/banks/bulk.py): PostgreSQL COPY, SQLite executemany.
+            counts = self._banks.bulk_upsert(exchange.bank_name, items)
+            for status, n in counts.items():
+                setattr(report, status, getattr(report, status) + n)
         if gone:
             report.removed += self._remove(exchange, gone)
         return {key: (item.external_id, upd.labels) for key, (upd, item) in live.items()}
