@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         from crossmatch.context import open_context
 
         with open_context(settings) as ctx:
-            token, _ = TokenService(ctx.sessions).create("matcher", "bench")
+            token, _ = TokenService(ctx.sessions).create("matcher", f"bench-{os.getpid()}-{int(time.time())}")  # token names are unique; --home may be reused
         port = free_port()
         log(f"starting crossmatch serve on 127.0.0.1:{port}")
         with running_server(home, args.database_url, port, args.server_workers):
@@ -425,7 +425,7 @@ def upload_main(args) -> int:
         log(f"loading {args.pdq} PDQ hashes")
         load_banks(settings, args.pdq, 0, np.random.default_rng(7), log)
         with open_context(settings) as ctx:
-            token, _ = TokenService(ctx.sessions).create("matcher", "bench-upload")
+            token, _ = TokenService(ctx.sessions).create("matcher", f"bench-upload-{os.getpid()}-{int(time.time())}")  # token names are unique
         log("plain hashing baseline (pdqhash, 2 processes)")
         plain = up.plain_hashing(images, processes=2, rounds=1 if args.smoke else 3)
         log(f"  {plain}")

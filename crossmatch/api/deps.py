@@ -29,7 +29,9 @@ CONTENT_BODY: dict[str, Any] = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "source": {"type": "string", "description": "short text, or who posted it as a JSON object"},
+                        # Short text (at most 200 characters), or who posted it as a JSON object (outlets).
+                        "source": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "string", "pattern": "^\\s*\\{"}],
+                                   "description": "short text, or who posted it as a JSON object"},
                         "idempotency_key": {"type": "string", "maxLength": 200},
                     },
                 }

@@ -8,7 +8,6 @@ export neither duplicates nor drops a post.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -32,20 +31,15 @@ def service(cx: Any) -> Any:
 
 def _records(path: Path, sources: dict[str, deque]) -> Iterator[Any]:
     """Contents of an export, remembering each item's source by its id (in order, for repeated ids)."""
-    from crossmatch.items import ItemError, item_from_record
+    from crossmatch.items import ItemError, MediaRoot, item_from_record, iter_records
 
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            text = line.strip()
-            if not text:
+    media = MediaRoot(path.parent)  # the one JSONL parser and media guard the importer uses
+    with path.open("rb") as handle:
+        for where, record in iter_records(handle, path.name):
+            if isinstance(record, ItemError):
+                yield record
                 continue
-            where = f"{path.name}:{number}"
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield ItemError(where, f"line is not valid JSON ({exc.msg} at column {exc.colno}); fix or drop the line")
-                continue
-            content = item_from_record(record, path.parent, where)
+            content = item_from_record(record, media, where)
             if isinstance(record, dict):
                 sources[getattr(content, "item", where)].append(record.get("source"))
             yield content

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from crossmatch.items import ItemError, content_from_file, item_from_record, walk_files
+from crossmatch.items import ItemError, MediaRoot, content_from_file, item_from_record, walk_files
 from crossmatch.signals.base import Content
 
 # A Parquet listing names each item with one of these columns (and optionally "id", "text", "url", "labels").
@@ -76,4 +76,4 @@ def content_of(row: dict[str, Any]) -> Content | ItemError:
         record = json.loads(row["record"])
     except json.JSONDecodeError as exc:
         return ItemError(row["key"], f"line is not valid JSON ({exc.msg} at column {exc.colno})")
-    return item_from_record(record, Path(row["base"]), row["key"])
+    return item_from_record(record, MediaRoot(Path(row["base"])), row["key"])

@@ -25,10 +25,13 @@ def test_422_and_hma_answers_are_documented_as_sent(api: Api) -> None:
     schema = api.client.get("/openapi.json").json()
     validation = schema["components"]["schemas"]["HTTPValidationError"]
     assert validation["properties"]["detail"]["type"] == "string" and set(validation["required"]) == {"error", "detail"}
-    bad = api.client.get("/c/bank/x/content/0", headers=api.h("curator"))  # content ids start at 1
+    bad = api.client.get("/api/v1/cases/0", headers=api.h("reviewer"))  # ids start at 1
     assert bad.status_code == 422 and isinstance(bad.json()["detail"], str) and bad.json()["error"] == "InvalidInput"
+    # HMA routes answer malformed input as HMA does: 400 with {"message"} (issue 18), and say so.
+    bad_hma = api.client.get("/c/bank/x/content/0", headers=api.h("curator"))  # content ids start at 1
+    assert bad_hma.status_code == 400 and set(bad_hma.json()) == {"message"}
     responses = schema["paths"]["/c/bank/{bank_name}/content/{content_id}"]["get"]["responses"]
-    assert {"400", "404", "422"} <= set(responses)
+    assert {"400", "404"} <= set(responses)
     missing = api.client.get("/c/bank/no-such-bank/content/1", headers=api.h("curator"))
     assert missing.status_code == 404 and set(missing.json()) == {"message"}
     assert "415" in schema["paths"]["/c/banks"]["post"]["responses"]
@@ -38,7 +41,8 @@ def test_422_and_hma_answers_are_documented_as_sent(api: Api) -> None:
 def test_multipart_fields_over_their_documented_max_length_are_refused(api: Api, route: str) -> None:
     schema = api.client.get("/openapi.json").json()
     fields = schema["paths"][route]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
-    assert fields["source"]["maxLength"] == 200
+    assert fields["idempotency_key"]["maxLength"] == 200
+    assert {"type": "string", "maxLength": 200} in fields["source"]["anyOf"]  # or a JSON object (who posted it)
     role = "matcher" if route.endswith("lookup") else "hasher"
     upload = {"file": ("note.txt", b"a benign sentence", "text/plain")}
     too_long = api.client.post(route, files=upload, data={"source": "s" * 201}, headers=api.h(role))
