@@ -341,15 +341,21 @@ async def compare(request: Request, _: Any = MATCH) -> JSONResponse:
     return _answer(run)
 
 
+def signal_type_names(ctx, signal_type: str | None) -> list[str]:
+    """Every registered signal type, or just the one asked for (HMA answers 400 for an unknown one)."""
+    names = ctx.registry.names()
+    if signal_type is None:
+        return list(names)
+    if signal_type not in names:
+        raise HmaError(400, f"No such signal type '{signal_type}'")
+    return [signal_type]
+
+
 @router.get("/m/index/status")
 def index_status(request: Request, signal_type: str | None = None, _: Any = MATCH) -> JSONResponse:
     def run() -> dict:
         ctx = request.app.state.ctx
-        names = ctx.registry.names()
-        if signal_type is not None:
-            if signal_type not in names:
-                raise HmaError(400, f"No such signal type '{signal_type}'")
-            names = [signal_type]
+        names = signal_type_names(ctx, signal_type)
         with ctx.sessions() as session:
             sizes = dict(session.execute(select(SignalRow.type, func.count()).group_by(SignalRow.type)).all())
         return {n: {"present": True, "built_to": index_built_to(ctx), "size": int(sizes.get(n, 0))} for n in names}

@@ -22,8 +22,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from crossmatch.api.hma import CONTENT_KINDS, CURATE, HmaError, _answer, index_built_to
-from crossmatch.api.hma_curation import _json, check_hma_bank_name
+from crossmatch.api.hma import CONTENT_KINDS, CURATE, HmaError, _answer, index_built_to, signal_type_names
+from crossmatch.api.hma_curation import _json
 from crossmatch.errors import NotFound
 
 router = APIRouter(tags=["hma-compat"])
@@ -43,11 +43,7 @@ def signal_type_index(request: Request, signal_type: str | None = None, _: Any =
         from crossmatch.store.models import BankItem, SignalRow
 
         ctx = request.app.state.ctx
-        names = ctx.registry.names()
-        if signal_type is not None:
-            if signal_type not in names:
-                raise HmaError(400, f"No such signal type '{signal_type}'")
-            names = [signal_type]
+        names = signal_type_names(ctx, signal_type)
         with ctx.sessions() as session:
             rows = session.execute(select(SignalRow.type, func.count(), func.max(BankItem.updated_at))
                                    .join(BankItem, BankItem.id == SignalRow.item_id).group_by(SignalRow.type)).all()

@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 
 from pydantic import ValidationError
 
+from crossmatch.banks.bulk import chunks
 from crossmatch.banks.schemas import ItemLabels
 from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.hashing import BatchHasher
@@ -265,22 +266,8 @@ def _csv_signal(row: dict, registry: SignalRegistry) -> Signal:
 
 
 def _flush_all(banks: BankService, bank_name: str, items: Iterator[ItemUpsert], report: ImportReport, progress: Progress) -> None:
-    batch: dict[str, ItemUpsert] = {}
-    for item in items:
-        if item.external_id in batch:
-            # The same id twice in one list: merge signals rather than fail the batch.
-            batch[item.external_id].signals.extend(item.signals)
-            continue
-        batch[item.external_id] = item
-        if len(batch) >= BATCH:
-            _flush(banks, bank_name, batch, report, progress)
-    if batch:
-        _flush(banks, bank_name, batch, report, progress)
-
-
-def _flush(banks: BankService, bank_name: str, batch: dict[str, ItemUpsert], report: ImportReport, progress: Progress) -> None:
-    items = list(batch.values())
-    report.count(banks.upsert_items(bank_name, items))
-    progress(len(items))
-    batch.clear()
+    # The same id twice in one list merges its signals rather than failing the batch (as the bulk path does).
+    for batch in chunks(items, BATCH):
+        report.count(banks.upsert_items(bank_name, batch))
+        progress(len(batch))
 
