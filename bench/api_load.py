@@ -36,6 +36,8 @@ import httpx
 import numpy as np
 from sqlalchemy import insert
 
+from crossmatch.api.healthcheck import wait_until_healthy
+
 ROOT = Path(__file__).resolve().parent.parent
 # Benign and deliberately unlike each other: near-identical bank sentences would lower each
 # other's margin scores and hide the match the bench wants to time.
@@ -161,17 +163,7 @@ def start_server(home: Path, db_url: str | None, port: int, workers: int, role: 
     cmd += ["serve", "--port", str(port), "--workers", str(workers), "--role", role, "--log-level", "warning"]
     env = {**os.environ, "CROSSMATCH_SERVICE__RATE_PER_SECOND": "0", **(env_extra or {})}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("server did not start in 180 s")
+    return wait_until_healthy(proc, port, 180)
 
 
 @contextmanager

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 
 from crossmatch.actions.service import ActionService
+from crossmatch.api.healthcheck import wait_until_healthy
 from crossmatch.context import open_context
 from crossmatch.settings import Settings
 from test_api_support import Receiver
@@ -42,17 +42,7 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, **ENV}
     proc = subprocess.Popen([str(crossmatch), "--home", str(home), "serve", "--port", str(port), "--log-level", "warning"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise AssertionError("server did not start within 120 s")
+    return wait_until_healthy(proc, port, 120)
 
 
 def wait_for(condition, timeout: float, what: str) -> None:

@@ -37,8 +37,6 @@ def free_port() -> int:
 
 def start_worker(settings: Settings) -> subprocess.Popen:
     """``crossmatch serve --role worker`` with these settings; returns once it answers health checks."""
-    import httpx
-
     port = free_port()
     env = {**os.environ, "CROSSMATCH_SCALE": settings.scale.model_dump_json(), "CROSSMATCH_DEEP_SCAN": "false",
            "CROSSMATCH_WORKERS": "1", "CROSSMATCH_SERVICE__WORKER_POLL_S": "0.2"}
@@ -47,17 +45,9 @@ def start_worker(settings: Settings) -> subprocess.Popen:
     crossmatch = Path(sys.executable).with_name("crossmatch")
     proc = subprocess.Popen([str(crossmatch), "--home", str(settings.home), "serve", "--role", "worker", "--port", str(port),
                              "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the worker did not start within 120 s")
+    from crossmatch.api.healthcheck import wait_until_healthy
+
+    return wait_until_healthy(proc, port, 120, "worker")
 
 
 def submission_service(cx: Any, settings: Settings) -> Any:
