@@ -42,7 +42,7 @@ def _audit(request: Request, actor: str, action: str, target: str, detail: dict)
         audit.record(actor, action, target, detail)
 
 
-@router.get("/static/{name}")
+@router.get("/static/{name:path}")
 def static(name: str) -> Response:
     return static_file(name)
 
