@@ -73,7 +73,7 @@ def test_analyst_sees_outlet_accounts_timeline_and_graph_others_are_refused(home
             unsigned = client.get("/outlets/1", follow_redirects=False)
             assert unsigned.status_code == 303 and unsigned.headers["location"].startswith("/signin?next=/outlets")
 
-            assert sign_in(client, "ana").headers["location"] == "/outlets"
+            assert sign_in(client, "ana", next="/queue").headers["location"] == "/outlets"  # an analyst lands here
             listing = client.get("/outlets")
             assert listing.status_code == 200 and 'href="/outlets"' in listing.text  # the nav link
             [outlet] = app.state.outlets.outlets()

@@ -51,6 +51,8 @@ def _landing(user: dict | None) -> str:
     # A curator has no queue to review: their work starts at the banks (and allow-list proposals).
     if user is None:
         return "/signin"
+    if user["role"] == "analyst":
+        return "/outlets"  # an analyst's work is the outlets, not the review queue
     return "/banks" if user["role"] == "curator" else "/queue"
 
 

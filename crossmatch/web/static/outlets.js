@@ -16,14 +16,19 @@
     platforms.sort();
     var colour = {};
     platforms.forEach(function (p, i) { colour[p] = PALETTE[i % PALETTE.length]; });
-    graph.nodes.forEach(function (n) { n.data.colour = colour[n.data.platform]; n.data.size = 18 + 8 * Math.sqrt(n.data.matches); });
+    graph.nodes.forEach(function (n) {
+      n.data.colour = colour[n.data.platform];
+      n.data.size = 18 + 8 * Math.sqrt(n.data.matches);
+      n.data.label = n.data.id.slice(0, 13) + "…";  // full ids are in the accounts table below
+    });
     var cy = window.cytoscape({
       container: box,
       elements: graph.nodes.concat(graph.edges),
-      layout: { name: "cose", animate: false, randomize: false },
+      layout: { name: "cose", animate: false, randomize: false, padding: 40 },
+      maxZoom: 1.5,
       style: [
         { selector: "node", style: { "background-color": "data(colour)", width: "data(size)", height: "data(size)",
-          label: "data(id)", "font-size": 9, color: "#1b1f24", "text-valign": "bottom", "text-margin-y": 3 } },
+          label: "data(label)", "font-size": 11, color: "#1b1f24", "text-valign": "bottom", "text-margin-y": 3 } },
         { selector: "edge", style: { width: "mapData(weight, 0, 4, 1, 6)", "line-color": "#8b96a3", opacity: 0.7 } }
       ]
     });
