@@ -152,6 +152,21 @@ def test_graph_renders_in_chromium(home, tmp_path):
             if os.environ.get("CROSSMATCH_UPDATE_SCREENSHOT") == "1":
                 DOCS.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(DOCS / "outlets.png"), full_page=True)
+            # Accessibility: axe-core (shipped by the browser extra) on both pages; its script needs the CSP bypassed.
+            axe = pytest.importorskip("axe_playwright_python", reason="needs axe-playwright-python (browser extra)")
+            checked = browser.new_context(bypass_csp=True).new_page()
+            checked.goto(f"{base}/signin?next=/outlets")
+            checked.fill("#username", "ana")
+            checked.fill("#password", PASSWORD)
+            checked.click("form[action='/signin'] button[type=submit]")
+            for path in ("/outlets", "/outlets/1"):
+                checked.goto(base + path)
+                checked.wait_for_load_state()
+                checked.add_script_tag(path=str(Path(axe.__file__).parent / "axe.min.js"))
+                passes, violations = checked.evaluate(
+                    "async () => { const r = await axe.run(document); return [r.passes.length,"
+                    " r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))]; }")
+                assert passes > 10 and not violations, (path, violations)
             browser.close()
     finally:
         web.should_exit = True
