@@ -17,7 +17,7 @@ from crossmatch.api import routes_actions, routes_admin, routes_banks, routes_he
 from crossmatch.api import routes_cases, routes_outlets
 from crossmatch.api import hma, hma_config, hma_curation
 from crossmatch.exchange.scheduler import exchange_loops
-from crossmatch.web import admin_views as web_admin_views, views as web_views
+from crossmatch.web import admin_views as web_admin_views, outlet_views as web_outlet_views, views as web_views
 from crossmatch.api.errors import install_error_handlers
 from crossmatch.api.limits import BodyLimitMiddleware
 from crossmatch.api.metrics import Metrics, MetricsMiddleware
@@ -142,6 +142,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     app.include_router(hma_config.router)
     app.include_router(web_views.router)
     app.include_router(web_admin_views.router)
+    app.include_router(web_outlet_views.router)
     return app
 
 

@@ -17,7 +17,9 @@ from fastapi.routing import APIRoute
 from crossmatch.errors import Conflict, InvalidInput, NotFound
 from crossmatch.web.security import WEB_DIR, BadCsrf, NotAllowed, SignInRequired, render
 
-STATIC = {"app.css": "text/css", "app.js": "text/javascript", "csrf.js": "text/javascript"}
+STATIC = {"app.css": "text/css", "app.js": "text/javascript", "csrf.js": "text/javascript",
+          "outlets.css": "text/css", "outlets.js": "text/javascript",
+          "vendor/cytoscape.min.js": "text/javascript"}  # vendored from npm with its licence (vendor/*.LICENSE)
 ERROR_STATUS = ((NotFound, 404), (Conflict, 409), (InvalidInput, 422), (NotAllowed, 403), (BadCsrf, 403))
 
 

@@ -42,7 +42,7 @@ def _audit(request: Request, actor: str, action: str, target: str, detail: dict)
         audit.record(actor, action, target, detail)
 
 
-@router.get("/static/{name}")
+@router.get("/static/{name:path}")
 def static(name: str) -> Response:
     return static_file(name)
 
@@ -51,6 +51,8 @@ def _landing(user: dict | None) -> str:
     # A curator has no queue to review: their work starts at the banks (and allow-list proposals).
     if user is None:
         return "/signin"
+    if user["role"] == "analyst":
+        return "/outlets"  # an analyst's work is the outlets, not the review queue
     return "/banks" if user["role"] == "curator" else "/queue"
 
 
