@@ -93,7 +93,7 @@ def old_path(path: Path, rows: int, pg: str | None, tmp: Path) -> float:
         report = ImportReport()
         start = time.perf_counter()
         batch = []
-        for n, item in enumerate(_csv_items(path, ctx.registry, report, None)):
+        for n, item in enumerate(_csv_items(path, ctx.registry, report, None, ctx.settings)):
             if n >= rows:
                 break
             batch.append(item)

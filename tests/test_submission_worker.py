@@ -136,7 +136,7 @@ def test_a_worker_that_lost_its_lease_records_nothing(wctx, monkeypatch) -> None
 def test_the_api_answers_422_for_over_long_upload_fields(api) -> None:
     c, mat = api.client, api.h("matcher")
     upload = {"file": ("note.txt", b"a benign note about the weather", "text/plain")}
-    for field, name in (("source", "source"), ("idempotency_key", "idempotency key")):
+    for field in ("source", "idempotency_key"):
         bad = c.post("/api/v1/submissions", files=upload, data={field: "x" * 300}, headers=mat)
-        assert bad.status_code == 422 and f"the {name} of 'note.txt' is 300 characters" in bad.json()["detail"]
+        assert bad.status_code == 422 and f"field {field!r} of 'note.txt' is 300 characters" in bad.json()["detail"]
     assert _spooled(api.state) == []

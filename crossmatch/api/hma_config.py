@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from crossmatch.api.hma import CONTENT_KINDS, CURATE, HmaError, _answer, index_built_to, signal_type_names
+from crossmatch.api.hma import CONTENT_KINDS, CURATE, HMA_RESPONSES, HmaError, _answer, index_built_to, signal_type_names
 from crossmatch.api.hma_curation import _json
 from crossmatch.errors import NotFound
 
-router = APIRouter(tags=["hma-compat"])
+router = APIRouter(tags=["hma-compat"], responses=HMA_RESPONSES)
 OWN_KINDS = ("file", "stix")  # crossmatch's exchange kinds beside python-threatexchange's APIs
 
 
