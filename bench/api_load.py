@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import httpx
 import numpy as np
 from sqlalchemy import insert
 
-from crossmatch.api.healthcheck import wait_until_healthy
+from crossmatch.api.healthcheck import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 # Benign and deliberately unlike each other: near-identical bank sentences would lower each
@@ -149,11 +148,6 @@ def pdq_queries(hashes: np.ndarray, n: int, rng: np.random.Generator) -> list[tu
 
 
 # -- server -------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def start_server(home: Path, db_url: str | None, port: int, workers: int, role: str = "all",
                  env_extra: dict[str, str] | None = None) -> subprocess.Popen:

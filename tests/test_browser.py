@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from crossmatch.actions.delivery import verify
+from crossmatch.api.healthcheck import free_port
 from crossmatch.review.demo import seed_demo
 from crossmatch.settings import Settings
 
@@ -35,11 +35,6 @@ uvicorn = pytest.importorskip("uvicorn", reason="the browser test needs uvicorn 
 if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
     pytest.skip("the browser test needs Debian's chromium (apt-get install chromium; see deps/apt-review.txt)", allow_module_level=True)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receiver(BaseHTTPRequestHandler):

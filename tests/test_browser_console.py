@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from crossmatch.api.healthcheck import free_port
 from crossmatch.review.demo import seed_demo
 from crossmatch.settings import Settings
 
@@ -34,11 +34,6 @@ AXE = Path(axe_pkg.__file__).parent / "axe.min.js"
 if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
     pytest.skip("needs Debian's chromium (apt-get install chromium; see deps/apt-review.txt)", allow_module_level=True)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 
 from crossmatch.actions.service import ActionService
-from crossmatch.api.healthcheck import wait_until_healthy
+from crossmatch.api.healthcheck import free_port, wait_until_healthy
 from crossmatch.context import open_context
 from crossmatch.settings import Settings
 from test_api_support import Receiver
@@ -30,11 +29,6 @@ ENV = {
     "CROSSMATCH_SERVICE__WORKER_POLL_S": "0.2",
 }
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(home: Path, port: int) -> subprocess.Popen:

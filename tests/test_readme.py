@@ -22,13 +22,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from crossmatch.api.healthcheck import free_port
 from fake_sources import FakeExchangeServer, tcap_entry, te_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,11 +65,6 @@ def blocks(doc: Path) -> list[tuple[int, str]]:
     text = doc.read_text(encoding="utf-8")
     return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in FENCE.finditer(text)]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fill(code: str, ports: dict[int, int], fake_url: str, servers: list[int]) -> str:

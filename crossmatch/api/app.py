@@ -130,6 +130,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     # Outermost: bodies are capped before any other middleware, parser or auth dependency sees them.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.limits.max_body_bytes, max_upload_bytes=svc.max_upload_bytes)
     install_error_handlers(app)
+    app.add_exception_handler(hma.HmaError, hma.hma_error_response)  # HMA routes answer {"message"} as HMA does
     app.include_router(routes_health.router)
     if svc.role == "worker":
         return app  # a worker answers health checks only

@@ -1,4 +1,4 @@
-"""Waiting for a `crossmatch serve` process that was just started to answer ``/healthz``.
+"""Starting `crossmatch serve` subprocesses: a free port, and waiting for ``/healthz``.
 
 Workers, benchmarks and tests start servers as subprocesses; they share this one wait, so a
 server that dies at start-up always reports its own error output.
@@ -6,8 +6,16 @@ server that dies at start-up always reports its own error output.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, for a server about to be started."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_until_healthy(proc: subprocess.Popen, port: int, timeout_s: float, what: str = "server") -> subprocess.Popen:

@@ -81,6 +81,11 @@ class HmaError(Exception):
         self.status = status
 
 
+def hma_error_response(request: Request, exc: HmaError) -> JSONResponse:
+    """An HmaError raised anywhere in an HMA route (reading the body included) answers as HMA does."""
+    return JSONResponse({"message": str(exc)}, status_code=exc.status)
+
+
 def _answer(fn: Callable[[], Any], status: int = 200) -> JSONResponse:
     """Run ``fn``; domain errors become HMA's ``{"message"}`` with HMA's status codes."""
     try:
@@ -218,10 +223,7 @@ def _hash(request: Request, content: Content) -> dict[str, str]:
 
 async def _upload_answer(request: Request, run: Callable[[Content], Any]) -> Any:
     """Read the upload, then run ``run(content)`` in a thread under the admission limit; HMA-shaped errors."""
-    try:
-        content = await read_upload(request)
-    except HmaError as exc:
-        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+    content = await read_upload(request)  # an HmaError answers through hma_error_response
     async with request.app.state.admission.slot():
         return await run_in_threadpool(_answer, lambda: run(content))
 

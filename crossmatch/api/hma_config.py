@@ -178,10 +178,7 @@ def exchanges(request: Request, _: Any = CURATE) -> JSONResponse:
 
 @router.post("/c/exchanges")
 async def exchange_create(request: Request, _: Any = CURATE) -> JSONResponse:
-    try:
-        body = await _json(request)
-    except HmaError as exc:
-        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+    body = await _json(request)  # an HmaError answers through hma_error_response
 
     def run() -> JSONResponse:
         from crossmatch.banks.schemas import BankSpec
@@ -255,10 +252,7 @@ def exchange_status(request: Request, exchange_name: str, _: Any = CURATE) -> JS
 
 @router.put("/c/exchange/{exchange_name}")
 async def exchange_update(request: Request, exchange_name: str, _: Any = CURATE) -> JSONResponse:
-    try:
-        body = await _json(request)
-    except HmaError as exc:
-        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+    body = await _json(request)  # an HmaError answers through hma_error_response
 
     def run() -> dict:
         _get(request, exchange_name)

@@ -65,10 +65,7 @@ def _ratio(body: dict) -> float | None:
 
 @router.post("/c/banks")
 async def bank_create(request: Request, _: Any = CURATE) -> JSONResponse:
-    try:
-        body = await _json(request)
-    except HmaError as exc:
-        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+    body = await _json(request)  # an HmaError answers through hma_error_response
 
     def run() -> dict:
         if not isinstance(body, dict) or not body.get("name"):
@@ -95,10 +92,7 @@ def bank_show(request: Request, bank_name: str, _: Any = CURATE) -> JSONResponse
 
 @router.put("/c/bank/{bank_name}")
 async def bank_update(request: Request, bank_name: str, _: Any = CURATE) -> JSONResponse:
-    try:
-        body = await _json(request)
-    except HmaError as exc:
-        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+    body = await _json(request)  # an HmaError answers through hma_error_response
 
     def run() -> dict:
         nonlocal bank_name
@@ -327,10 +321,7 @@ async def bank_add_content(request: Request, bank_name: str, _: Any = CURATE) ->
 
 @router.post("/c/bank/{bank_name}/signal")
 async def bank_add_signal(request: Request, bank_name: str, _: Any = CURATE) -> JSONResponse:
-    try:
-        body = await _json(request)
-    except HmaError as exc:
-        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+    body = await _json(request)  # an HmaError answers through hma_error_response
     if not isinstance(body, dict):
         return JSONResponse({"message": "this endpoint expects a json object payload"}, status_code=400)
 
@@ -356,10 +347,7 @@ def _set_labels(request: Request, item: BankItem, labels: dict[str, Any]) -> Non
 
 @router.put("/c/bank/{bank_name}/content/{content_id}")
 async def bank_update_content(request: Request, bank_name: str, content_id: ContentId, _: Any = CURATE) -> JSONResponse:
-    try:
-        body = await _json(request)
-    except HmaError as exc:
-        return JSONResponse({"message": str(exc)}, status_code=exc.status)
+    body = await _json(request)  # an HmaError answers through hma_error_response
 
     def run() -> dict:
         item = _content(request, bank_name, content_id)

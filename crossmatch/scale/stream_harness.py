@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from crossmatch.api.healthcheck import free_port
 from crossmatch.settings import Settings
 
 
@@ -28,11 +28,6 @@ def stream_settings(home: Path, nats_url: str, database_url: str | None = None, 
         "nats_dead_subject": f"cmtest.{tag}.dead", "nats_ack_wait_s": ack_wait_s, "nats_max_deliver": 4},
         service={"worker_poll_s": 0.2})
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_worker(settings: Settings) -> subprocess.Popen:
