@@ -106,9 +106,9 @@ def decode_value(value: str) -> bytes:
     """The ``.tmk`` bytes of a string value: ThreatExchange's ``TMK1FVECPDQF|<base64>``, or the
     whole file in base64 (as some list exports carry it)."""
     text = "".join(value.split())  # line-wrapped base64 in a CSV cell
-    if text.startswith(MAGIC.decode() + "|"):
-        head, b64 = MAGIC, text[len(MAGIC) + 1:]
-    elif text.startswith(_B64_PREFIX):
+    if text[12:13] == "|" and text[:12].isascii():  # the header's 12 magic bytes as text (checked by parse_tmk)
+        head, b64 = text[:12].encode(), text[13:]
+    elif text.startswith(_B64_PREFIX[:6]):  # base64 of b"TMK1..."
         head, b64 = b"", text
     else:
         raise InvalidSignal(f"TMK+PDQF values start with 'TMK1FVECPDQF|' (ThreatExchange HASH_TMK) or are a "
@@ -121,7 +121,7 @@ def decode_value(value: str) -> bytes:
 
 def encode_value(data: bytes) -> str:
     """ThreatExchange's HASH_TMK string for ``.tmk`` bytes."""
-    return MAGIC.decode() + "|" + base64.b64encode(data[len(MAGIC):]).decode()
+    return data[:len(MAGIC)].decode("latin-1") + "|" + base64.b64encode(data[len(MAGIC):]).decode()
 
 
 def features_of(value: str) -> TmkFeatures:
