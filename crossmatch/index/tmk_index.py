@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from crossmatch.index.vectors import _faiss_threads
 from crossmatch.signals.base import IndexHit, Signal
 from crossmatch.signals.tmk_features import DIMENSION, Level2Scorer, TmkFeatures
 
@@ -54,7 +55,8 @@ class TmkIndex:
             return []
         query = self._parse(signal.value)
         unit = query.unit_average
-        _, scores, ids = self._ann.range_search(unit[None, :], self._c1 - _FAISS_SLACK)
+        with _faiss_threads(1):  # one 256-d query: OpenMP threads cost more to wake than they save
+            _, _, ids = self._ann.range_search(unit[None, :], self._c1 - _FAISS_SLACK)
         near = []
         for signal_id in ids.tolist():
             bank = self._entries[signal_id]
