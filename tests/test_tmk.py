@@ -93,21 +93,31 @@ def test_list_names_map_to_the_type():
 
 # -- scores and the index ----------------------------------------------------------------------------
 
-def test_fast_index_equals_brute_force_at_several_thresholds():
+def test_fast_index_and_two_level_match_equal_brute_force():
     examples = create(Settings()).examples()
+    table = {i: ("item", s) for i, s in enumerate(examples, 1)}
     for c1, c2 in ((0.7, 0.7), (0.0, 0.0), (0.96, 0.9), (0.95, 0.96)):
         tmk = TmkType(Settings().video, TmkSettings(level1_threshold=c1, level2_threshold=c2))
         brute, fast = tmk.brute_force_index(), tmk.fast_index()
-        entries = list(enumerate(examples, 1))
-        brute.add(entries)
-        fast.add(entries)
+        brute.add(table_entries := [(i, s) for i, (_, s) in table.items()])
+        fast.add(table_entries)
         for query in examples:
-            want = {h.signal_id: round(h.score, 5) for h in brute.query(query, c2)}
-            got = {h.signal_id: round(h.score, 5) for h in fast.query(query, c2)}
-            assert got == want
-    # The noisy copy (third example) matches the first at the defaults; the second matches nothing else.
+            want = {h.signal_id: round(h.score, 5) for h in brute.query(query, c1)}
+            assert {h.signal_id: round(h.score, 5) for h in fast.query(query, c1)} == want
+            lookup = lambda ids: {i: table[i] for i in ids}  # noqa: E731
+            matched = {c.signal_ids: round(c.score, 5) for c in tmk.match([query], fast, c2, lookup)}
+            assert matched == {c.signal_ids: round(c.score, 5) for c in tmk.match([query], brute, c2, lookup)}
+            for (sid,), score in matched.items():  # both levels decided, and the scores say so
+                one, two = tmk.scores(query, table[sid][1])
+                assert one >= c1 and two == pytest.approx(score, abs=1e-5) and two >= c2 - 1e-5
+    # The noisy copy (third example) matches the first at the defaults; the second matches neither.
     tmk = create(Settings())
-    assert tmk.compare(examples[0], examples[2]) >= 0.7 and tmk.compare(examples[0], examples[1]) == -1.0
+    assert tmk.scores(examples[0], examples[2])[1] >= 0.7 and tmk.scores(examples[0], examples[1])[1] is None
+    fast = tmk.fast_index()
+    fast.add([(1, examples[0]), (2, examples[1])])
+    found = tmk.match([examples[2]], fast, 0.7, lambda ids: {i: table[i] for i in ids})
+    assert [c.signal_ids for c in found] == [(1,)]
+    assert set(found[0].evidence) >= {"level1", "level2", "level1_threshold"}
 
 
 def test_missing_tmkpy_names_what_to_install(tmk, monkeypatch):

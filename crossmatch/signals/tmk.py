@@ -9,7 +9,9 @@ ThreatExchange's ``HASH_TMK`` string (``TMK1FVECPDQF|<base64>``, byte for byte a
 Matching is the reference two-level decision: level 1 (cosine of the pure-average
 features) at least ``tmk.level1_threshold``, then level 2 (the TMK kernel score) at
 least the bank's threshold (default ``tmk.level2_threshold``); both default to the
-upstream 0.7.  ``compare`` returns the level-2 score when level 1 passes, else -1.
+upstream 0.7.  The index answers level 1 (``compare`` is the level-1 score, -1 for
+hashes made with other parameters); ``match`` computes level 2 for the bank videos
+the index returns, from their stored values, so the index keeps 1 KB per video.
 
 TMK is costly (it decodes the whole video again at 15 fps), so it is *on demand*:
 the engine computes it for a query only when the index holds TMK signals (see
@@ -108,8 +110,9 @@ class TmkType:
         return one, float(self.scorer().scores(fa, fb.cos[None], fb.sin[None])[0])
 
     def compare(self, a: Signal, b: Signal) -> float:
-        two = self.scores(a, b)[1]
-        return NOT_COMPARABLE if two is None else two
+        """The level-1 score (what the index answers); -1 for hashes that cannot be compared."""
+        fa, fb = self.features(a.value), self.features(b.value)
+        return tf.level1(fa, fb) if fa.compat_key == fb.compat_key else NOT_COMPARABLE
 
     def examples(self) -> list[Signal]:
         # The third is a noisy copy of the first: the two match, the second matches neither.
@@ -122,27 +125,30 @@ class TmkType:
     def fast_index(self) -> SignalIndex | None:
         from crossmatch.index.tmk_index import TmkIndex
 
-        return TmkIndex(self.features, self.level1_threshold, self.scorer())
+        return TmkIndex(self.features)
 
     def match(self, queries: Sequence[Signal], index: SignalIndex, threshold: float,
               lookup: BankSignalLookup) -> list[Candidate]:
+        """Level 1 through the index, then level 2 (``threshold``: the loosest bank's) on what passed."""
         out: dict[int, Candidate] = {}
         for query in queries:
-            hits = index.query(query, threshold)
-            resolved = lookup([h.signal_id for h in hits])
-            for hit in hits:
-                if hit.signal_id not in resolved:
+            level1 = {h.signal_id: float(h.score or 0.0) for h in index.query(query, self.level1_threshold)}
+            resolved = lookup(sorted(level1))
+            ids = [i for i in level1 if i in resolved]
+            if not ids:
+                continue
+            q = self.features(query.value)
+            banked = [self.features(resolved[i][1].value) for i in ids]
+            level2 = self.scorer().scores(q, np.stack([b.cos for b in banked]), np.stack([b.sin for b in banked]))
+            for signal_id, two in zip(ids, level2.tolist()):
+                if two < threshold:
                     continue
-                bank_signal = resolved[hit.signal_id][1]
-                one, two = self.scores(query, bank_signal)
-                if two is None or two < threshold:
-                    continue
-                evidence = {"level1": round(one, 6), "level2": round(two, 6),
+                evidence = {"level1": round(level1[signal_id], 6), "level2": round(two, 6),
                             "level1_threshold": self.level1_threshold,
-                            "query_frames": query.meta.get("frames"), "bank_frames": bank_signal.meta.get("frames")}
-                prev = out.get(hit.signal_id)
+                            "query_frames": query.meta.get("frames"), "bank_frames": resolved[signal_id][1].meta.get("frames")}
+                prev = out.get(signal_id)
                 if prev is None or two > (prev.score or 0.0):
-                    out[hit.signal_id] = Candidate((hit.signal_id,), score=round(two, 6), evidence=evidence)
+                    out[signal_id] = Candidate((signal_id,), score=round(two, 6), evidence=evidence)
         return list(out.values())
 
 
