@@ -124,6 +124,10 @@ def test_missing_tmkpy_names_what_to_install(tmk, monkeypatch):
     monkeypatch.setattr(tmk_module, "tmkpy_available", lambda: False)
     with pytest.raises(ContentError, match=r"pip install 'crossmatch\[tmk\]'"):
         tmk.hash(Content("clip.mp4", "video", data=b"\x00" * 100))
+    # Bank videos skip TMK without tmkpy; a query the banks need TMK for fails closed, naming the extra.
+    from crossmatch.hashing import wants
+
+    assert not wants(tmk, None) and wants(tmk, {"tmk_pdqf"}) and not wants(tmk, set())
 
 
 @needs_tmkpy
@@ -178,7 +182,7 @@ def _run(home: Path, *args: str) -> list[dict]:
 @pytest.mark.slow
 @needs_tmkpy
 @needs_videos
-def test_imported_tmk_list_finds_a_variant_and_not_doorknob(tmp_path, hashed):
+def test_imported_tmk_list_finds_a_variant_and_not_doorknob(tmp_path, hashed, monkeypatch):
     home = tmp_path / "home"
     original = hashed["chair-orig-22-sd-bar"].value
     listing = tmp_path / "gifct.csv"
@@ -212,6 +216,11 @@ def test_imported_tmk_list_finds_a_variant_and_not_doorknob(tmp_path, hashed):
     _run(home, "exchange", "export", "videos", "--format", "csv", "--output", str(exported))
     csv_rows = list(csv.DictReader(exported.open(newline="")))  # allow_long_csv_cells ran in this process
     assert [(r["signal_type"], r["signal"], r["id"]) for r in csv_rows] == [("tmk_pdqf", original, "gifct-1")]
+
+    # Without tmkpy, a video scanned while a bank holds TMK is not "clean": it says what to install.
+    monkeypatch.setattr(tmk_module, "tmkpy_available", lambda: False)
+    record = next(r for r in _run(home, "scan", str(VIDEOS / "doorknob-hd-no-bar.mp4"), "--json") if "item" in r)
+    assert "crossmatch[tmk]" in record["error"] and record["matches"] == []
 
 
 @needs_tmkpy

@@ -85,6 +85,11 @@ class TmkType:
         return scorer
 
     # -- hashing -----------------------------------------------------------------
+    def available(self) -> bool:
+        """Whether bank videos get a TMK hash (hashing.wants): only with tmkpy installed, so a
+        machine without the extra still adds videos; a query that needs TMK fails closed instead."""
+        return tmkpy_available()
+
     def hash(self, content: Content) -> list[Signal]:
         if not tmkpy_available():
             raise ContentError(f"{content.item}: {INSTALL_HINT}")
