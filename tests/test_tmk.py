@@ -244,3 +244,24 @@ def test_eval_parses_the_reference_readme():
     clusters = ev.reference_clusters(DATA / "tmk-README.upstream.md")
     assert sorted(clusters) == [0.7, 0.95] and len(clusters[0.7]) == 5 and len(clusters[0.95]) == 9
     assert np.isclose(pairs[("doorknob-hd-no-bar", "pattern-sd-with-large-logo-bar")][0], -0.310042)
+
+
+@pytest.mark.slow
+@needs_tmkpy
+@needs_videos
+def test_http_upload_of_a_variant_matches_a_tmk_bank_item(hashed, tmp_path):
+    from test_api_support import running_api
+
+    with running_api(tmp_path / "home", "sqlite") as api:
+        c, cur, mat = api.client, api.h("curator"), api.h("matcher")
+        c.post("/api/v1/banks", json={"name": "gifct"}, headers=cur)
+        item = {"id": "v1", "signals": [{"type": "tmk_pdqf", "value": hashed["pattern-hd-no-bar"].value}]}
+        assert c.put("/api/v1/banks/gifct/items", headers=cur, json={"items": [item]}).status_code == 200
+        for name, expected in (("pattern-sd-grey-bar", ["v1"]), ("doorknob-hd-no-bar", [])):
+            data = (VIDEOS / f"{name}.mp4").read_bytes()
+            result = c.post("/api/v1/lookup", files={"file": (f"{name}.mp4", data, "video/mp4")}, headers=mat).json()
+            assert not result.get("error"), result
+            found = [m for m in result["matches"] if m["signal_type"] == "tmk_pdqf"]
+            assert [m["bank_item"] for m in found] == expected
+            if found:
+                assert found[0]["evidence"]["level1"] >= 0.7 and found[0]["evidence"]["level2"] >= 0.7
