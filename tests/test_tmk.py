@@ -265,3 +265,34 @@ def test_http_upload_of_a_variant_matches_a_tmk_bank_item(hashed, tmp_path):
             assert [m["bank_item"] for m in found] == expected
             if found:
                 assert found[0]["evidence"]["level1"] >= 0.7 and found[0]["evidence"]["level2"] >= 0.7
+
+
+def test_threatexchange_and_tcap_tmk_rows_sync_into_a_bank(ctx, monkeypatch):
+    """HASH_TMK descriptors (ThreatExchange) and algorithm TMK entries (TCAP) through the loopback fakes."""
+    from fake_sources import FakeExchangeServer, tcap_entry, te_record
+
+    from crossmatch.banks.schemas import BankSpec
+    from crossmatch.exchange.service import ExchangeService
+
+    good, other = create(Settings()).examples()[0].value, create(Settings()).examples()[1].value
+    monkeypatch.setenv("CM_TEST_TX_TOKEN", "1234567890|abcdefghijklmnopqrstuvwxyz0123")
+    monkeypatch.setenv("CM_TEST_TCAP_CREDS", "analyst:secret")
+    with FakeExchangeServer(page_size=3) as server:
+        server.te_updates = [te_record(1, good, kind="HASH_TMK", updated=1001),
+                             te_record(2, good[:-5000], kind="HASH_TMK", updated=1002)]  # truncated upstream
+        server.tcap_entries = [tcap_entry(1, other, "TMK", updated=1704085200.0, group="Example Entity A", file_type="mp4")]
+        for bank in ("te", "tcap"):
+            ctx.banks.create_bank(BankSpec(name=bank))
+        service = ExchangeService(ctx)
+        service.add("gifct", "pytx", "te", {"api": "fb_threatexchange", "collab": {"privacy_group": 42},
+                                           "base_url": server.url, "credentials_env": "CM_TEST_TX_TOKEN"})
+        service.add("tcap", "pytx", "tcap", {"api": "tat", "base_url": server.url, "credentials_env": "CM_TEST_TCAP_CREDS"})
+        te_report, tcap_report = service.sync("gifct"), service.sync("tcap")
+    assert te_report.complete and te_report.added == 1
+    assert any("truncated" in e.error for e in te_report.errors)
+    assert tcap_report.complete and tcap_report.added == 1
+    for bank, value in (("te", good), ("tcap", other)):
+        [item] = ctx.banks.list_items(bank, limit=10)
+        assert item.external_id.startswith(("HASH_TMK:sha256:", "tmk_pdqf:sha256:")) and len(item.external_id) < 100
+        _, signals = ctx.banks.get_item(bank, item.external_id)
+        assert [(s.type, s.value) for s in signals] == [("tmk_pdqf", value)]
