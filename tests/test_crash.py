@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 
 from crossmatch.actions.service import ActionService
 from crossmatch.api.healthcheck import free_port, wait_until_healthy
@@ -49,6 +51,7 @@ def wait_for(condition, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 def test_kill_9_loses_no_action(tmp_path):
     home = tmp_path / "home"
     hook_port, api_port = free_port(), free_port()
@@ -120,6 +123,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its (dead) parent could reap it
 
 
+@pytest.mark.slow
 def test_kill_9_of_the_server_leaves_no_hash_workers(tmp_path, evaldata):
     """An OOM kill or kill -9 of `crossmatch serve` must not leave its hashing processes behind:
     each holds hundreds of MiB, and a supervisor restarting the server would pile them up."""
