@@ -100,7 +100,8 @@ class ServiceSettings(BaseModel):
     webhook_backoff_max_s: float = 3600.0
     webhook_timeout_s: float = 10.0  # total deadline of one delivery request (connect, send, answer)
     webhook_concurrency: int = Field(default=2, ge=1)  # requests in flight per webhook; webhooks run side by side
-    webhook_egress: Literal["any", "public"] = "any"  # public: no loopback/private/link-local receivers (SECURITY.md)
+    # local: no link-local (cloud metadata) receivers; public: no loopback/private either; any: no check (SECURITY.md)
+    webhook_egress: Literal["local", "public", "any"] = "local"
     worker_poll_s: float = 1.0
     background_workers: bool = True  # False: no background loops at all (tests drive them by hand)
     # Which loops a server process runs: "api" serves lookups and the UI, "worker" runs submissions,
