@@ -65,6 +65,8 @@ def check_destination(url: str, policy: str) -> None:
     try:
         infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
+        if policy == "local":  # no address to refuse yet: a name resolvable only where the server runs
+            return  # is checked again before each delivery, and a send to it fails if it still does not resolve
         raise InvalidInput(f"webhook host {host!r} does not resolve ({exc})") from None
     refused = sorted({info[4][0] for info in infos if _refused(info[4][0], policy)})
     if refused and policy == "public":
