@@ -247,8 +247,10 @@ def test_probation_holds_auto_actions_of_a_rising_signal(tmp_path: Path, databas
 
 def test_the_short_window_quarantines_a_fast_flood_sooner(flood) -> None:
     ctx, svc = flood
-    ctx.settings.flood.min_hits, ctx.settings.flood.short_min_hits = 10, 2
-    for n in range(2):
-        _upload(svc, n)
+    flood_settings = ctx.settings.flood
+    flood_settings.min_hits, flood_settings.short_min_hits, flood_settings.short_window_s = 10, 2, 600
+    _upload(svc, 0)
+    assert FloodService(ctx.sessions, ctx.banks).list() == []
+    _upload(svc, 1)
     [row] = FloodService(ctx.sessions, ctx.banks).list()
-    assert "in 15 min" in row["reason"] and _count(ctx, Action, event="match.auto") == 1
+    assert "2 distinct uploads in 10 min" in row["reason"] and _count(ctx, Action, event="match.auto") == 1
