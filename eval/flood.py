@@ -52,16 +52,16 @@ def jpeg(seed: int, quality: int) -> bytes:
 
 
 # Guard settings tried on the tuning seed (name -> flood settings); the chosen one is reported on other seeds.
-CONFIGS: dict[str, dict] = {
-    "min_hits 3": {"min_hits": 3},
-    "min_hits 5": {"min_hits": 5},
-    "min_hits 10": {"min_hits": 10},
+CONFIGS: dict[str, dict] = {  # every key the guard reads, so the shipped defaults never leak into a config
+    "min_hits 3": {"min_hits": 3, "short_min_hits": 0},
+    "min_hits 5": {"min_hits": 5, "short_min_hits": 0},
+    "min_hits 10": {"min_hits": 10, "short_min_hits": 0},
     "5 + 3 in 15 min": {"min_hits": 5, "short_window_s": 900, "short_min_hits": 3},
     "5 + 4 in 15 min": {"min_hits": 5, "short_window_s": 900, "short_min_hits": 4},
     "5 + 3 in 10 min": {"min_hits": 5, "short_window_s": 600, "short_min_hits": 3},
 }
 for _m in (4, 6, 8):
-    CONFIGS[f"min_hits {_m}"] = {"min_hits": _m}
+    CONFIGS[f"min_hits {_m}"] = {"min_hits": _m, "short_min_hits": 0}
 for _m in (5, 8, 10):
     for _k, _w in ((3, 5), (3, 10), (4, 10), (4, 15), (5, 15), (5, 20), (6, 20)):
         CONFIGS[f"{_m} + {_k} in {_w} min"] = {"min_hits": _m, "short_window_s": _w * 60, "short_min_hits": _k}

@@ -60,10 +60,11 @@ def pytx_signal_types() -> list[type]:
 
 class PytxSource:
     """``config``: ``api``, ``collab`` (the library's collaboration config fields),
-    optional ``base_url`` (ThreatExchange / TCAP endpoint), ``credentials_env``
+    optional ``base_url`` (ThreatExchange / TCAP / NCMEC endpoint), ``credentials_env``
     (environment variable holding the credential string; default: the
     library's own lookup, e.g. TX_ACCESS_TOKEN, PYTX_TAT_CREDENTIALS) and
-    ``timeout_s``.  ``text_hasher(key, text)`` turns pytx ``raw_text``
+    ``timeout_s``; ``feedback_reason`` (NCMEC: the reason id sent with a false positive, see
+    crossmatch/exchange/feedback.py).  ``text_hasher(key, text)`` turns pytx ``raw_text``
     records into ``text_near`` signals (without one they are reported as bad records)."""
 
     def __init__(self, name: str, api_cls: type, collab: Any, config: dict[str, Any], text_hasher: TextHasher | None = None) -> None:
