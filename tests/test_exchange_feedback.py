@@ -169,3 +169,18 @@ def test_ncmec_verdicts_are_entry_feedback(tmp_path: Path, database_url, monkeyp
         assert down_path == "/v2/entries/42/image32/PDQ/feedback" and "<negative>" in down
         assert "5f4b7c1e-0000-4000-8000-000000000001" in down
         assert push(ctx, "ncmec-test", "curator-1").verdicts == []
+
+        # With several reasons on offer the library needs one chosen: failed until the exchange names it.
+        server.ncmec_reasons["5f4b7c1e-0000-4000-8000-000000000002"] = "Not actionable"
+        ctx.banks.create_bank(BankSpec(name="ncmec-2"))
+        config = {"api": "ncmec", "collab": {"environment": "test_Industry"}, "base_url": server.url, "credentials_env": "CM_TEST_NCMEC"}
+        exchanges.add("ncmec-2", "pytx", "ncmec-2", config)
+        assert exchanges.sync("ncmec-2").added == 2
+        second = _decided_cases(ctx, svc, posters)
+        server.ncmec_feedback.clear()
+        report = push(ctx, "ncmec-2", "curator-1", backoff_s=0.01)
+        assert (report.sent, report.failed) == (1, 1) and "Need to pick a feedback reason" in report.verdicts[1]["detail"]
+        exchanges.update("ncmec-2", config={**config, "feedback_reason": "5f4b7c1e-0000-4000-8000-000000000002"})
+        report = push(ctx, "ncmec-2", "curator-1", backoff_s=0.01)
+        assert report.sent == 1 and [v["case_id"] for v in report.verdicts] == [second[32]]
+        assert "5f4b7c1e-0000-4000-8000-000000000002" in server.ncmec_feedback[-1][1]
