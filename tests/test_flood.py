@@ -254,3 +254,30 @@ def test_the_short_window_quarantines_a_fast_flood_sooner(flood) -> None:
     _upload(svc, 1)
     [row] = FloodService(ctx.sessions, ctx.banks).list()
     assert "2 distinct uploads in 10 min" in row["reason"] and _count(ctx, Action, event="match.auto") == 1
+
+
+def test_bank_import_flags_flat_lattice_and_poor_quality_pictures(tmp_path: Path) -> None:
+    """The import door: `crossmatch bank import` of a folder labels what the guard will quarantine at first match."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from crossmatch.samples import make_poster
+
+    folder = tmp_path / "list"
+    folder.mkdir()
+    board = Image.new("L", (128, 128))
+    board.putdata([255 if (x // 8 + y // 8) % 2 else 0 for y in range(128) for x in range(128)])
+    Image.new("RGB", (200, 200), (120, 120, 120)).save(folder / "flat.png")
+    board.convert("RGB").save(folder / "lattice.png")
+    make_poster(7).save(folder / "poster.png")
+    home = tmp_path / "home"
+    cli = [str(Path(sys.executable).with_name("crossmatch")), "--home", str(home)]
+    subprocess.run([*cli, "bank", "create", "pictures"], capture_output=True, text=True, check=True)
+    subprocess.run([*cli, "bank", "import", "pictures", str(folder), "--json"], capture_output=True, text=True, check=True)
+    with open_context(Settings.load(home=home, workers=1)) as ctx:
+        flags = {item.external_id: (item.labels or {}).get("low_information") for item in ctx.banks.list_items("pictures")}
+    assert set(flags) == {"flat.png", "lattice.png", "poster.png"}, flags
+    assert "quality 0 is below" in flags["flat.png"]  # PDQ's own quality score says a flat picture carries nothing
+    assert "lattice" in flags["lattice.png"] and flags["poster.png"] is None
