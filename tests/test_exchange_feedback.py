@@ -184,3 +184,26 @@ def test_ncmec_verdicts_are_entry_feedback(tmp_path: Path, database_url, monkeyp
         report = push(ctx, "ncmec-2", "curator-1", backoff_s=0.01)
         assert report.sent == 1 and [v["case_id"] for v in report.verdicts] == [second[32]]
         assert "5f4b7c1e-0000-4000-8000-000000000002" in server.ncmec_feedback[-1][1]
+
+
+def test_tcap_verdicts_are_recorded_unsupported_with_the_reason(tmp_path: Path, database_url, monkeypatch) -> None:
+    from crossmatch.banks.schemas import BankSpec
+    from fake_sources import FakeExchangeServer, tcap_entry
+
+    monkeypatch.setenv("CM_TEST_TCAP", "analyst:secret")
+    settings = Settings.load(home=tmp_path / "home", database_url=database_url, workers=1, deep_scan=False)
+    with FakeExchangeServer() as server, open_context(settings) as ctx:
+        svc = services(ctx)
+        posters, hashes = _posters(ctx)
+        server.tcap_entries = [tcap_entry(n, hashes[n], "PDQ", updated=1704085200.0 + n) for n in (31, 32)]
+        ctx.banks.create_bank(BankSpec(name="tcap"))
+        exchanges = ExchangeService(ctx)
+        exchanges.add("tcap", "pytx", "tcap", {"api": "tat", "base_url": server.url, "credentials_env": "CM_TEST_TCAP"})
+        assert exchanges.sync("tcap").added == 2
+        _decided_cases(ctx, svc, posters)
+        before = len(server.requests)
+        report = push(ctx, "tcap", "curator-1")
+        assert (report.sent, report.unsupported, report.failed) == (0, 2, 0)
+        assert all("has no call for feedback" in v["detail"] for v in report.verdicts), report.verdicts
+        assert len(server.requests) == before  # nothing was sent
+        assert push(ctx, "tcap", "curator-1").verdicts == []  # recorded once, not retried

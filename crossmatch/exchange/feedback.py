@@ -10,8 +10,7 @@ python-threatexchange, by the call each exchange's own client has:
   from the fetch) and fingerprint type: upvote for a true positive, downvote with a negative-reason
   id for a false positive (the configured ``feedback_reason``, else the only reason NCMEC offers).
 - Every other API: its ``report_opinion`` (``local_file`` takes true positives without tags).
-  StopNCII and TCAP raise NotImplementedError there and their clients have no opinion call of this
-  kind: recorded as ``unsupported``.
+  TCAP and StopNCII: ``unsupported``, with the reason in ``NO_FEEDBACK_CALL``.
 
 Batched (``batch`` opinions per pass, then a commit), each call retried with backoff, a dry
 run that sends nothing, and one audit entry per push. Every (exchange, case, bank item) is
@@ -122,6 +121,12 @@ def push(ctx: Any, name: str, actor: str, dry_run: bool = False, batch: int = 10
 Sender = Callable[[Verdict, int, float], tuple[str, str, int]]
 
 TE_REACTIONS = {"true_positive": "HELPFUL", "false_positive": "DISAGREE_WITH_TAGS"}
+# Exchanges whose python-threatexchange client (1.2.17) offers no usable feedback call, and why.
+NO_FEEDBACK_CALL = {
+    "tat": "TCAP's hash list API client (TATHashListAPI) has no call for feedback on a hash",
+    "stop_ncii": ("python-threatexchange builds its StopNCII client with the fetch function key only; its "
+                  "submit_feedback needs a SubmitFeedback function key the library's credentials cannot carry"),
+}
 
 
 def _sender(api: Any, config: dict[str, Any]) -> Sender:
@@ -135,6 +140,9 @@ def _sender(api: Any, config: dict[str, Any]) -> Sender:
     if isinstance(api, NCMECSignalExchangeAPI):
         client = api.get_client(api.collab.environment)
         return lambda v, attempts, backoff_s: _send_ncmec(client, v, config.get("feedback_reason"), attempts, backoff_s)
+    name = api.get_name() if hasattr(api, "get_name") else ""
+    if name in NO_FEEDBACK_CALL:
+        return lambda v, attempts, backoff_s: ("unsupported", NO_FEEDBACK_CALL[name], 0)
     return lambda v, attempts, backoff_s: _send(api, v, attempts, backoff_s)
 
 
