@@ -4,6 +4,8 @@ case and takes no auto action until a curator decides; `signal.quarantined` is a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from crossmatch.flood.guard import FloodService
 from crossmatch.review.models import Case, CaseMatch
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Signal
+from test_api_support import receiver  # noqa: F401  (fixture)
 from workflow_support import KNOWN_URL, known_bank, services, submit_known
 
 
@@ -132,28 +135,27 @@ def test_low_information_hashes_are_flagged_at_import_and_quarantined_at_first_m
 NOTICE = "A benign synthetic notice: the community garden opens on Saturday with seedlings, compost and tea for all."
 
 
-def _flood_app(tmp_path: Path, database_url: str | None, policy: str, **flood):
+@contextmanager
+def _flood_api(tmp_path: Path, database_url: str | None, policy: str, **flood) -> Iterator:
+    """The HTTP app with a bank "shared-list" holding one text item, meme-1, under ``policy``."""
     from fastapi.testclient import TestClient
 
     from crossmatch.api.app import create_app
-    from test_api_support import make_settings
+    from test_api_support import Api, make_settings
 
     settings = make_settings(tmp_path / "home", database_url)
     for key, value in {"min_hits": 3, **flood}.items():
         setattr(settings.flood, key, value)
     app = create_app(settings)
-    client = TestClient(app)
-    client.__enter__()
-    from test_api_support import Api
-
-    api = Api(app, client)
-    cur = api.h("curator")
-    client.post("/api/v1/banks", json={"name": "shared-list"}, headers=cur)
-    client.put("/api/v1/banks/shared-list/policy", json={"on_match": policy}, headers=cur)
-    signals = client.post("/api/v1/hash", json={"text": NOTICE}, headers=api.h("hasher")).json()["signals"]
-    near = [{"type": s["type"], "value": s["value"]} for s in signals if s["type"] == "text_near"]
-    client.put("/api/v1/banks/shared-list/items", json={"items": [{"id": "meme-1", "signals": near}]}, headers=cur)
-    return api
+    with TestClient(app) as client:
+        api = Api(app, client)
+        cur = api.h("curator")
+        client.post("/api/v1/banks", json={"name": "shared-list"}, headers=cur)
+        client.put("/api/v1/banks/shared-list/policy", json={"on_match": policy}, headers=cur)
+        signals = client.post("/api/v1/hash", json={"text": NOTICE}, headers=api.h("hasher")).json()["signals"]
+        near = [{"type": s["type"], "value": s["value"]} for s in signals if s["type"] == "text_near"]
+        client.put("/api/v1/banks/shared-list/items", json={"items": [{"id": "meme-1", "signals": near}]}, headers=cur)
+        yield api
 
 
 def _post(api, n: int) -> dict:
@@ -169,13 +171,10 @@ def _cases(api, status: str) -> list[dict]:
     return body["cases"] if isinstance(body, dict) else body
 
 
-def test_review_policy_flood_ends_as_one_case_with_earlier_cases_merged(tmp_path: Path, database_url) -> None:
+def test_review_policy_flood_ends_as_one_case_with_earlier_cases_merged(tmp_path: Path, database_url, receiver) -> None:
     from crossmatch.actions.delivery import Deliverer
-    from test_api_support import Receiver
 
-    receiver = Receiver()
-    api = _flood_app(tmp_path, database_url, "review")
-    try:
+    with _flood_api(tmp_path, database_url, "review") as api:
         c = api.client
         c.post("/api/v1/webhooks", json={"name": "curators", "url": receiver.url, "events": ["signal.quarantined"]},
                headers=api.h("admin"))
@@ -220,14 +219,10 @@ def test_review_policy_flood_ends_as_one_case_with_earlier_cases_merged(tmp_path
         body = json.loads(request["body"])
         assert body["event"] == "signal.quarantined" and body["data"]["bank_item"] == "meme-1"
         assert body["data"]["case_id"] == grouped["id"] and body["data"]["merged_cases"] == [second["case_id"]]
-    finally:
-        api.client.__exit__(None, None, None)
-        receiver.close()
 
 
 def test_probation_holds_auto_actions_of_a_rising_signal(tmp_path: Path, database_url) -> None:
-    api = _flood_app(tmp_path, database_url, "auto", probation_hits=2)
-    try:
+    with _flood_api(tmp_path, database_url, "auto", probation_hits=2) as api:
         api.client.post("/api/v1/webhooks", json={"name": "platform", "url": "http://127.0.0.1:9/hook", "events": ["match.auto"]},
                         headers=api.h("admin"))
         first = _post(api, 1)
@@ -241,8 +236,6 @@ def test_probation_holds_auto_actions_of_a_rising_signal(tmp_path: Path, databas
         with api.state.ctx.sessions() as session:
             autos = session.scalar(select(func.count()).select_from(Action).where(Action.event == "match.auto"))
         assert autos == 1
-    finally:
-        api.client.__exit__(None, None, None)
 
 
 def test_the_short_window_quarantines_a_fast_flood_sooner(flood) -> None:
