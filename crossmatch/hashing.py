@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import os
 import re
 import threading
 import time
@@ -273,10 +274,43 @@ def deep_hash(registry: SignalRegistry, extractors: Sequence[Extractor], content
 _worker: dict[str, object] = {}
 
 
-def _init_worker(settings_json: str, type_names: list[str], with_extractors: bool = False) -> None:
+def _exit_with_owner(owner_pid: int) -> None:
+    """End this worker when the process that owns the pool dies, however it dies.
+
+    A pool worker's parent is the fork server, not the owner, and an idle worker blocks on its
+    call queue, which never reaches EOF: after a SIGKILL or an OOM kill of the server, workers
+    (hundreds of MiB each, with models loaded) and the fork server would live on as orphans and
+    pile up with every restart.  A pidfd becomes readable when the owner exits (Linux >= 5.3);
+    elsewhere the owner is polled.
+    """
+    import select
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(owner_pid)
+        except (AttributeError, OSError):  # not Linux, or an old kernel: poll instead
+            while True:
+                try:
+                    os.kill(owner_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:  # alive, but another user's: cannot be ours
+                    pass
+                time.sleep(2.0)
+        else:
+            select.select([fd], [], [])
+        os._exit(1)  # no clean-up to wait for: the owner, and every request it held, is gone
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _init_worker(settings_json: str, type_names: list[str], with_extractors: bool = False,
+                 owner_pid: int | None = None) -> None:
     # Per-process state of a pool worker, never of the parent.
     from crossmatch.context import load_extractors
 
+    if owner_pid is not None:
+        _exit_with_owner(owner_pid)
     settings = Settings.model_validate_json(settings_json)
     _worker["registry"] = SignalRegistry.from_entry_points(settings, only=type_names)
     _worker["extractors"] = load_extractors(settings) if with_extractors else []
@@ -314,7 +348,7 @@ class HashPool:
 
     def __init__(self, settings: Settings, registry: SignalRegistry, processes: int, with_extractors: bool = True,
                  start_method: str = "forkserver") -> None:
-        self._args = (settings.model_dump_json(), registry.names(), with_extractors)
+        self._args = (settings.model_dump_json(), registry.names(), with_extractors, os.getpid())
         self.processes = max(1, processes)
         # Workers start from a clean fork server, never by forking this process: a process that has
         # threads (request handlers, loops, the embedder's thread pool) may hold a lock at fork time,

@@ -96,10 +96,11 @@ def _tmk_signal_type() -> type:
 
 class PytxSource:
     """``config``: ``api``, ``collab`` (the library's collaboration config fields),
-    optional ``base_url`` (ThreatExchange / TCAP endpoint), ``credentials_env``
+    optional ``base_url`` (ThreatExchange / TCAP / NCMEC endpoint), ``credentials_env``
     (environment variable holding the credential string; default: the
     library's own lookup, e.g. TX_ACCESS_TOKEN, PYTX_TAT_CREDENTIALS) and
-    ``timeout_s``.  ``text_hasher(key, text)`` turns pytx ``raw_text``
+    ``timeout_s``; ``feedback_reason`` (NCMEC: the reason id sent with a false positive, see
+    crossmatch/exchange/feedback.py).  ``text_hasher(key, text)`` turns pytx ``raw_text``
     records into ``text_near`` signals (without one they are reported as bad records)."""
 
     def __init__(self, name: str, api_cls: type, collab: Any, config: dict[str, Any], text_hasher: TextHasher | None = None) -> None:
@@ -125,8 +126,8 @@ class PytxSource:
         defaults = {"name": name, "api": api_cls.get_name(), "enabled": True}
         kwargs = {**{k: v for k, v in defaults.items() if k in fields}, **given}
         try:
-            collab = collab_cls(**kwargs)
-        except TypeError as exc:
+            collab = collab_cls(**_enums(collab_cls, kwargs))
+        except (TypeError, ValueError) as exc:
             raise InvalidInput(f"exchange {name!r}: collab settings for {api_name} are incomplete: {exc}") from None
         return cls(name, api_cls, collab, config, text_hasher)
 
@@ -197,8 +198,12 @@ class PytxSource:
             return self.api_cls(client, self.collab)
         if name == "tat":
             return self.api_cls(creds.username, creds.password, base_url=base_url, timeout=float(self.config.get("timeout_s", 60)))
+        if name == "ncmec" and base_url:
+            from crossmatch.exchange.ncmec import NCMECExchangeAPI
+
+            return NCMECExchangeAPI(self.collab, creds.user, creds.password, base_url)
         if base_url:
-            raise SourceError(f"exchange {self.name!r}: base_url is only supported for fb_threatexchange and tat")
+            raise SourceError(f"exchange {self.name!r}: base_url is only supported for fb_threatexchange, tat and ncmec")
         return self.api_cls.for_collab(self.collab, creds) if creds is not None else self.api_cls.for_collab(self.collab)
 
     def _restore(self, checkpoint: Checkpoint) -> Any:
@@ -225,6 +230,25 @@ class PytxSource:
         if not signals:
             raise ValueError(f"raw_text record ({len(text)} characters) is too short for a text_near signal; skipped")
         return signals
+
+
+def _enums(collab_cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Enum settings given as text (NCMEC's ``environment``: a name such as ``test_Industry``, or its URL)."""
+    import typing
+
+    hints = typing.get_type_hints(collab_cls)
+    out = dict(kwargs)
+    for key, value in kwargs.items():
+        kind = hints.get(key)
+        if isinstance(kind, type) and issubclass(kind, enum.Enum) and isinstance(value, str):
+            if value in kind.__members__:
+                out[key] = kind[value]
+            else:
+                try:
+                    out[key] = kind(value)
+                except ValueError:
+                    raise ValueError(f"{key} must be one of {', '.join(kind.__members__)}, not {value!r}") from None
+    return out
 
 
 def _key(key: Any) -> str:
