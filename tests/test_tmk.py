@@ -296,3 +296,17 @@ def test_threatexchange_and_tcap_tmk_rows_sync_into_a_bank(ctx, monkeypatch):
         assert item.external_id.startswith(("HASH_TMK:sha256:", "tmk_pdqf:sha256:")) and len(item.external_id) < 100
         _, signals = ctx.banks.get_item(bank, item.external_id)
         assert [(s.type, s.value) for s in signals] == [("tmk_pdqf", value)]
+
+
+def test_lookup_by_value_takes_a_list_name_for_the_type(tmp_path):
+    home = tmp_path / "home"
+    value = create(Settings()).examples()[0].value
+    listing = tmp_path / "list.csv"
+    listing.write_text(f"signal_type,signal,id\nTMK+PDQF,{value},v1\n")
+    _run(home, "bank", "create", "videos")
+    assert _run(home, "bank", "import", "videos", str(listing), "--json")[-1]["added"] == 1
+    noisy = create(Settings()).examples()[2].value  # a noisy copy of the same synthetic video
+    found = _run(home, "lookup", "HASH_TMK", noisy, "--json")[0]
+    assert found["signal_type"] == "tmk_pdqf" and [m["bank_item"] for m in found["matches"]] == ["v1"]
+    other = create(Settings()).examples()[1].value
+    assert _run(home, "lookup", "tmk", other, "--json")[0]["matches"] == []
