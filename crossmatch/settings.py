@@ -63,6 +63,14 @@ class VideoSettings(BaseModel):
     threads: int = 0  # 0: vpdq chooses
 
 
+class TmkSettings(BaseModel):
+    # TMK+PDQF (crossmatch/signals/tmk.py): the reference two-level decision. A bank's threshold for
+    # tmk_pdqf is the level-2 one; level 1 (cosine of the pure-average features) prefilters.
+    level1_threshold: float = Field(default=0.7, ge=-1.0, le=1.0)
+    level2_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    ffmpeg_path: str = ""  # "" = the ffmpeg on PATH (Debian's /usr/bin/ffmpeg)
+
+
 class OcrSettings(BaseModel):
     enabled: bool = True
     langs: str = "rus+ara+kaz+uzb+tgk+eng"
@@ -312,6 +320,7 @@ class Settings(BaseSettings):
     image: ImageSettings = Field(default_factory=ImageSettings)
     text: TextSettings = Field(default_factory=TextSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    tmk: TmkSettings = Field(default_factory=TmkSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     regions: RegionSettings = Field(default_factory=RegionSettings)
     keypoints: KeypointSettings = Field(default_factory=KeypointSettings)

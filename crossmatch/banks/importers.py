@@ -22,11 +22,13 @@ from pydantic import ValidationError
 from crossmatch.banks.bulk import chunks
 from crossmatch.banks.schemas import ItemLabels
 from crossmatch.banks.service import BankService, ItemUpsert
+from crossmatch.exchange.file_source import default_item_id
+from crossmatch.exchange.formats import allow_long_csv_cells
 from crossmatch.hashing import BatchHasher
 from crossmatch.items import ItemError, MediaRoot, iter_jsonl, walk_files, content_from_file
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, InvalidSignal, Signal
-from crossmatch.signals.registry import SignalRegistry, UnknownSignalType
+from crossmatch.signals.registry import SignalRegistry, UnknownSignalType, canonical_type_name
 
 BATCH = 500
 CSV_REQUIRED = ("signal_type", "signal")
@@ -146,6 +148,7 @@ def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, sourc
     except OSError as exc:
         report.errors.append(ItemError(str(path), f"cannot read: {exc.strerror}"))
         return
+    allow_long_csv_cells()
     with handle:
         try:
             reader = csv.DictReader(handle)
@@ -185,7 +188,7 @@ def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, sourc
             except (InvalidSignal, UnknownSignalType) as exc:
                 report.errors.append(ItemError(where, str(exc)))
                 continue
-            item_id = (row.get("id") or "").strip() or f"{signal.type}:{signal.value}"
+            item_id = (row.get("id") or "").strip() or default_item_id(signal.type, signal.value)
             labels = _labels({k: v for k, v in row.items() if k not in (*CSV_REQUIRED, "id") and k and v not in (None, "")},
                              source, settings)
             if isinstance(labels, str):
@@ -225,9 +228,11 @@ def _stix_items(path: Path, registry: SignalRegistry, report: ImportReport, sour
         for given in update.signals:
             try:
                 if isinstance(given, Signal):
-                    signals.append(Signal(given.type, registry.get(given.type).validate(given.value), given.quality, given.meta))
+                    name = canonical_type_name(given.type)
+                    signals.append(Signal(name, registry.get(name).validate(given.value), given.quality, given.meta))
                 else:
-                    signals.append(Signal(given[0], registry.get(given[0]).validate(given[1])))
+                    name = canonical_type_name(given[0])
+                    signals.append(Signal(name, registry.get(name).validate(given[1])))
             except (InvalidSignal, UnknownSignalType) as exc:
                 report.errors.append(ItemError(item_id, str(exc)))
         if not signals:
@@ -258,7 +263,7 @@ def _labels(given: dict, source: str | None, settings: Settings) -> dict | str:
 
 
 def _csv_signal(row: dict, registry: SignalRegistry) -> Signal:
-    type_name = (row.get("signal_type") or "").strip().lower()
+    type_name = canonical_type_name(row.get("signal_type") or "")
     if not type_name:
         raise InvalidSignal("empty signal_type")
     signal_type = registry.get(type_name)

@@ -29,6 +29,7 @@ TYPE_MAP = {"pdq": "pdq", "video_md5": "video_md5", "url": "url", "md5": "md5", 
 # pytx's raw_text signals are the text itself: crossmatch hashes them as text_near and keeps no text.
 RAW_TEXT = "raw_text"
 TextHasher = Callable[[str, str], list[Signal]]
+MAX_KEY = 500  # bank item ids (banks.service.MAX_EXTERNAL_ID)
 # Metadata too bulky or redundant to keep as labels.
 _DROP = {"fingerprints"}
 
@@ -55,7 +56,42 @@ def pytx_signal_types() -> list[type]:
     from threatexchange.signal_type.raw_text import RawTextSignal
     from threatexchange.signal_type.url import URLSignal
 
-    return [PdqSignal, VideoMD5Signal, URLSignal, RawTextSignal]
+    return [PdqSignal, VideoMD5Signal, URLSignal, RawTextSignal, _tmk_signal_type()]
+
+
+def _tmk_signal_type() -> type:
+    """TMK+PDQF as python-threatexchange sees it, so its ThreatExchange client keeps HASH_TMK
+    descriptors (the library only plans the type). Only converts: hashing and matching are ours."""
+    from threatexchange.content_type.video import VideoContent
+    from threatexchange.exchanges.impl.fb_threatexchange_signal import HasFbThreatExchangeIndicatorType
+    from threatexchange.signal_type import signal_base
+
+    from crossmatch.signals import tmk_features
+
+    class TmkPdqfSignal(signal_base.SimpleSignalType, HasFbThreatExchangeIndicatorType):
+        INDICATOR_TYPE = "HASH_TMK"
+
+        @classmethod
+        def get_name(cls) -> str:
+            return "tmk_pdqf"
+
+        @classmethod
+        def get_content_types(cls) -> list:
+            return [VideoContent]
+
+        @classmethod
+        def validate_signal_str(cls, signal_str: str) -> str:
+            return tmk_features.encode_value(tmk_features.decode_value(signal_str))
+
+        @classmethod
+        def compare_hash(cls, hash1: str, hash2: str):  # never used: crossmatch's own type matches
+            raise NotImplementedError("TMK+PDQF is matched by crossmatch's tmk_pdqf type")
+
+        @staticmethod
+        def get_examples() -> list[str]:
+            return []
+
+    return TmkPdqfSignal
 
 
 class PytxSource:
@@ -219,7 +255,11 @@ def _key(key: Any) -> str:
     if isinstance(key, tuple) and len(key) == 2 and key[0] == RAW_TEXT:
         # The source key is stored: a digest, so the bank keeps no copy of the text.
         return f"{RAW_TEXT}:sha256:{hashlib.sha256(str(key[1]).encode()).hexdigest()[:32]}"
-    return ":".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
+    joined = ":".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
+    if len(joined) > MAX_KEY and isinstance(key, tuple) and len(key) == 2:
+        # A TMK hash is 351,125 characters; item ids hold 500. Shorter keys stay as they always were.
+        return f"{key[0]}:sha256:{hashlib.sha256(str(key[1]).encode()).hexdigest()}"
+    return joined
 
 
 def text_near_hasher(registry: Any) -> TextHasher:

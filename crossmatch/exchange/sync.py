@@ -24,7 +24,7 @@ from crossmatch.exchange.vectors import dequantize
 from crossmatch.exchange.models import Exchange, ExchangeItem
 from crossmatch.items import ItemError
 from crossmatch.signals.base import InvalidSignal, Signal
-from crossmatch.signals.registry import RegistryError, SignalRegistry
+from crossmatch.signals.registry import RegistryError, SignalRegistry, canonical_type_name
 from crossmatch.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,7 @@ class Syncer:
         signals: list[Signal] = []
         for given in upd.signals:
             sig = given if isinstance(given, Signal) else Signal(given[0], given[1])
+            sig = Signal(canonical_type_name(sig.type), sig.value, sig.quality, sig.meta)
             try:
                 if sig.meta.get("quantized"):
                     sig = dequantize(sig)
