@@ -180,30 +180,41 @@ def _load_stage(conn: Connection, rows: list[tuple]) -> None:
 
 # Existing items of this bank that a staged item would change: a source disables it, shares other
 # opinion counts, gives other labels (compared as stored text first: equal text is equal labels;
-# unequal text goes to upsert_rows, which compares the decoded labels), or other (type, value) signals.
+# unequal text goes to upsert_rows, which compares the decoded labels), adds a (type, value) signal
+# the item lacks, or lacks one the item has. Plain joins (no correlated subqueries), so PostgreSQL
+# hashes them and SQLite walks its indices.
+_ITEM = f"{STAGE} st JOIN bank_items i ON i.bank_id = :bank AND i.external_id = st.external_id"
 _CHANGED = f"""
-SELECT st.external_id FROM {STAGE} st JOIN bank_items i ON i.bank_id = :bank AND i.external_id = st.external_id
-WHERE st.is_first = 1 AND (
+SELECT st.external_id FROM {_ITEM} WHERE st.is_first = 1 AND (
   st.enabled = 0
   OR (st.confirmed IS NOT NULL AND (st.confirmed <> i.confirmed_count OR st.rejected <> i.rejected_count))
-  OR (st.labels <> '{{}}' AND st.labels <> CAST(i.labels AS TEXT))
-  OR EXISTS (SELECT 1 FROM {STAGE} s2 WHERE s2.external_id = st.external_id AND NOT EXISTS (
-       SELECT 1 FROM signals s WHERE s.item_id = i.id AND s.type = s2.type AND s.value = s2.value))
-  OR EXISTS (SELECT 1 FROM signals s WHERE s.item_id = i.id AND NOT EXISTS (
-       SELECT 1 FROM {STAGE} s2 WHERE s2.external_id = st.external_id AND s2.type = s.type AND s2.value = s.value)))
+  OR (st.labels <> '{{}}' AND st.labels <> CAST(i.labels AS TEXT)))
+UNION
+SELECT st.external_id FROM {_ITEM}
+  LEFT JOIN signals s ON s.item_id = i.id AND s.type = st.type AND s.value = st.value WHERE s.id IS NULL
+UNION
+SELECT i.external_id FROM {_ITEM} JOIN signals s ON s.item_id = i.id
+  LEFT JOIN {STAGE} other ON other.external_id = i.external_id AND other.type = s.type AND other.value = s.value
+  WHERE st.is_first = 1 AND other.external_id IS NULL
 """
 
 
-def bulk_rows(conn: Connection, bank_id: int, rows: list[tuple]) -> BulkCounts:
-    """Write one chunk of staging rows (distinct items, validated); the caller holds the bank write lock."""
+def bulk_rows(conn: Connection, bank_id: int, rows: list[tuple], fresh_statistics: list[bool] | None = None) -> BulkCounts:
+    """Write one chunk of staging rows (distinct items, validated); the caller holds the bank write lock.
+
+    ``fresh_statistics`` ([False] at the start of a load) is set once PostgreSQL's planner statistics
+    were refreshed: a list loaded moments ago is otherwise planned as a tiny table, and the
+    comparison joins degrade to a scan per row."""
     counts = BulkCounts()
     if not rows:
         return counts
     _load_stage(conn, rows)
-    existing = conn.execute(text(f"SELECT COUNT(*) FROM {STAGE} st JOIN bank_items i ON i.bank_id = :bank "
-                                 f"AND i.external_id = st.external_id WHERE st.is_first = 1"), {"bank": bank_id}).scalar_one()
+    existing = conn.execute(text(f"SELECT COUNT(*) FROM {_ITEM} WHERE st.is_first = 1"), {"bank": bank_id}).scalar_one()
     changed: list[ItemUpsert] = []
     if existing:
+        if conn.dialect.name == "postgresql" and fresh_statistics is not None and not fresh_statistics[0]:
+            conn.exec_driver_sql("ANALYZE bank_items, signals")
+            fresh_statistics[0] = True
         changed_ids = {row[0] for row in conn.execute(text(_CHANGED), {"bank": bank_id})}
         if changed_ids:
             changed = _items_from_stage(row for row in rows if row[0] in changed_ids)
@@ -214,6 +225,7 @@ def bulk_rows(conn: Connection, bank_id: int, rows: list[tuple]) -> BulkCounts:
     as_json = (lambda col: f"CAST({col} AS JSON)") if pg else (lambda col: col)
     as_bool = (lambda col: f"({col} = 1)") if pg else (lambda col: col)
     before = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM signals")).scalar_one()
+    items_before = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM bank_items")).scalar_one()
     now = utcnow()
     stamp = BankItem.__table__.c.created_at.type  # written as the ORM writes it (SQLite keeps text)
     added = conn.execute(text(
@@ -225,7 +237,10 @@ def bulk_rows(conn: Connection, bank_id: int, rows: list[tuple]) -> BulkCounts:
         conn.execute(text(
             f"INSERT INTO signals (item_id, type, value, quality, meta) "
             f"SELECT i.id, st.type, st.value, st.quality, {as_json('st.meta')} FROM {STAGE} st "
-            f"JOIN bank_items i ON i.bank_id = :bank AND i.external_id = st.external_id"), {"bank": bank_id})
+            # only the items just added (ids above items_before: the bank write lock is held), so the
+            # join never reads the whole bank, however stale the planner's idea of its size
+            f"JOIN bank_items i ON i.id > :items_before AND i.bank_id = :bank AND i.external_id = st.external_id"),
+            {"bank": bank_id, "items_before": items_before})
         conn.execute(text("INSERT INTO signal_changes (signal_id, type, op) SELECT id, type, 'add' FROM signals WHERE id > :before ORDER BY id"),
                      {"before": before})
     counts.added = int(added or 0)
@@ -240,10 +255,11 @@ def bulk_load(conn: Connection, bank_id: int, chunks_of_rows: Iterable[list[tupl
               progress: Callable[[int], None] = lambda n: None) -> BulkCounts:
     """Every chunk of staging rows through one staging table, in the caller's transaction."""
     total = BulkCounts()
+    fresh_statistics = [False]
     _create_stage(conn)
     try:
         for rows in chunks_of_rows:
-            counts = bulk_rows(conn, bank_id, rows)
+            counts = bulk_rows(conn, bank_id, rows, fresh_statistics)
             total.added += counts.added
             total.updated += counts.updated
             total.unchanged += counts.unchanged

@@ -12,10 +12,11 @@ workflow can include them in its own transaction.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Text, cast, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -329,26 +330,36 @@ class BankService:
 
     def iter_signals(self, signal_type: str, batch: int = 50_000) -> Iterator[tuple[int, Signal]]:
         """Every stored signal of a type, streamed in id order."""
+        for rows in self._signal_batches(signal_type, batch, SignalRow.quality, _meta_text()):
+            for sid, value, quality, meta in rows:
+                yield sid, Signal(signal_type, value, quality, _meta(meta))
+
+    def iter_signal_values(self, signal_type: str, batch: int = 50_000) -> Iterator[tuple[list[int], list[str]]]:
+        """Every stored signal of a type as (ids, values) columns per batch, in id order: what an
+        index that needs only values (:class:`~crossmatch.index.brute.ExactIndex`) builds from."""
+        for rows in self._signal_batches(signal_type, batch):
+            yield [row[0] for row in rows], [row[1] for row in rows]
+
+    def _signal_batches(self, signal_type: str, batch: int, *more) -> Iterator[list]:
         last = 0
         while True:
             with self._sessions() as session:
-                rows = session.execute(
-                    select(SignalRow.id, SignalRow.value, SignalRow.quality, SignalRow.meta)
+                rows = session.connection().execute(
+                    select(SignalRow.id, SignalRow.value, *more)
                     .where(SignalRow.type == signal_type, SignalRow.id > last)
                     .order_by(SignalRow.id)
                     .limit(batch)
                 ).all()
             if not rows:
                 return
-            for sid, value, quality, meta in rows:
-                yield sid, Signal(signal_type, value, quality, meta or {})
+            yield rows
             last = rows[-1][0]
 
     def changes_since(self, signal_type: str, seq: int) -> tuple[list[tuple[int, Signal]], list[int], int]:
         """(signals added, signal ids removed, newest seq) for one type after ``seq``."""
         with self._sessions() as session:
             rows = session.execute(
-                select(SignalChange.seq, SignalChange.signal_id, SignalChange.op, SignalRow.value, SignalRow.quality, SignalRow.meta)
+                select(SignalChange.seq, SignalChange.signal_id, SignalChange.op, SignalRow.value, SignalRow.quality, _meta_text())
                 .outerjoin(SignalRow, SignalRow.id == SignalChange.signal_id)
                 .where(SignalChange.type == signal_type, SignalChange.seq > seq)
                 .order_by(SignalChange.seq)
@@ -360,7 +371,7 @@ class BankService:
             newest = change_seq
             if op == "add":
                 if value is not None:  # None: deleted since; its "remove" follows in the log
-                    added[sid] = Signal(signal_type, value, quality, meta or {})
+                    added[sid] = Signal(signal_type, value, quality, _meta(meta))
             else:
                 added.pop(sid, None)
                 removed.append(sid)
@@ -387,3 +398,12 @@ class BankService:
             return check_bank_name(name)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
+
+
+def _meta_text():
+    """Signal meta as the stored JSON text: nearly all of it is ``{}``, which needs no JSON decoding."""
+    return cast(SignalRow.meta, Text)
+
+
+def _meta(text: str | None) -> dict[str, Any]:
+    return {} if text is None or text == "{}" else (json.loads(text) or {})
