@@ -182,7 +182,8 @@ def _load_stage(conn: Connection, rows: list[tuple]) -> None:
 # opinion counts, gives other labels (compared as stored text first: equal text is equal labels;
 # unequal text goes to upsert_rows, which compares the decoded labels), adds a (type, value) signal
 # the item lacks, or lacks one the item has. Plain joins (no correlated subqueries), so PostgreSQL
-# hashes them and SQLite walks its indices.
+# hashes them and SQLite walks its indices. ``s.type || ''`` keeps a planner without statistics off
+# the (type, id) index, which would read every signal of the type for each staged row.
 _ITEM = f"{STAGE} st JOIN bank_items i ON i.bank_id = :bank AND i.external_id = st.external_id"
 _CHANGED = f"""
 SELECT st.external_id FROM {_ITEM} WHERE st.is_first = 1 AND (
@@ -191,7 +192,7 @@ SELECT st.external_id FROM {_ITEM} WHERE st.is_first = 1 AND (
   OR (st.labels <> '{{}}' AND st.labels <> CAST(i.labels AS TEXT)))
 UNION
 SELECT st.external_id FROM {_ITEM}
-  LEFT JOIN signals s ON s.item_id = i.id AND s.type = st.type AND s.value = st.value WHERE s.id IS NULL
+  LEFT JOIN signals s ON s.item_id = i.id AND s.type || '' = st.type AND s.value = st.value WHERE s.id IS NULL
 UNION
 SELECT i.external_id FROM {_ITEM} JOIN signals s ON s.item_id = i.id
   LEFT JOIN {STAGE} other ON other.external_id = i.external_id AND other.type = s.type AND other.value = s.value

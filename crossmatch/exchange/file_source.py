@@ -18,7 +18,7 @@ from crossmatch.exchange.formats import RESERVED, csv_unescape, looks_like_formu
 from crossmatch.items import ItemError
 from crossmatch.signals.base import Signal
 
-BATCH = 1000
+BATCH = 10_000  # items per delta: one staging-table load and one checkpoint each
 
 
 class Truncated(ItemError):
