@@ -112,24 +112,24 @@ def row_chunks(blocks: Iterable[SignalRows], size: int = CHUNK) -> Iterator[Sign
 def stage_from_rows(rows: SignalRows, flags: dict[str, str], flag_label: str) -> list[tuple]:
     """Staging rows for a hash-list chunk; ``flags`` adds ``flag_label`` (the reason) to those items' labels.
 
-    Label sets repeat across a list (a few entities and categories), so each distinct set is
-    JSON-encoded once: the key is its items, all strings, so equal keys mean equal JSON."""
-    encoded: dict[tuple, str] = {}
+    Rows with equal labels share one dict (the importer's label sets), so each distinct set is
+    JSON-encoded once, found by the dict's identity (the chunk holds every dict alive meanwhile)."""
     seen: set[str] = set()
-    out = []
-    for external_id, signal_type, value, labels in zip(rows.ids, rows.types, rows.values, rows.labels):
-        if external_id in seen:
-            out.append((external_id, 0, None, None, 1, None, None, signal_type, value, None, NO_META))
-            continue
-        seen.add(external_id)
-        if flags and external_id in flags:
-            labels = {**labels, flag_label: flags[external_id]}
-        key = tuple(labels.items())
-        labels_json = encoded.get(key)
-        if labels_json is None:
-            labels_json = encoded[key] = _encode(labels)
-        out.append((external_id, 1, labels_json, None, 1, None, None, signal_type, value, None, NO_META))
-    return out
+    first = [not (i in seen or seen.add(i)) for i in rows.ids]  # type: ignore[func-returns-value]
+    encoded: dict[int, str] = {}
+    labels_json = []
+    for external_id, is_first, labels in zip(rows.ids, first, rows.labels):
+        if not is_first:
+            labels_json.append(None)
+        elif flags and external_id in flags:
+            labels_json.append(_encode({**labels, flag_label: flags[external_id]}))
+        else:
+            text = encoded.get(id(labels))
+            if text is None:
+                text = encoded[id(labels)] = _encode(labels)
+            labels_json.append(text)
+    return [(i, 1 if f else 0, j, None, 1, None, None, t, v, None, NO_META)
+            for i, f, j, t, v in zip(rows.ids, first, labels_json, rows.types, rows.values)]
 
 
 def stage_from_items(items: list[ItemUpsert]) -> list[tuple]:

@@ -152,7 +152,7 @@ def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, sourc
                 continue
             if pending is not None:
                 yield pending
-            pending = ItemUpsert(item_id, [Signal(type_name, value)], labels, None)
+            pending = ItemUpsert(item_id, [Signal(type_name, value)], dict(labels), None)  # label sets are shared
     if pending is not None:
         yield pending
 
@@ -257,7 +257,8 @@ def _csv_row_blocks(path: Path, header: list[str], blocks: Iterator[_RawBlock],
                 max(map(len, [row[n] for row in rows])) > limits.max_label_chars for _, n in label_cols):
             # Every row is good: columns by list comprehension, labels one dict per distinct set.
             if cells_of is not None:
-                labels = [label_of(cells) for cells in map(cells_of, rows)]
+                known = label_of.known  # type: ignore[attr-defined]
+                labels = [known.get(cells) or label_of(cells) for cells in map(cells_of, rows)]
             elif label_cols:
                 labels = [label_of((row[label_cols[0][1]],)) for row in rows]
             else:
@@ -308,6 +309,7 @@ def _label_sets(names: list[str], source: str | None) -> Callable[[tuple], dict]
             known[cells] = labels
         return labels
 
+    labels_of.known = known  # type: ignore[attr-defined]  # callers look up hits inline: no call per row
     return labels_of
 
 
