@@ -13,7 +13,7 @@ takes it as one batch append of the change log.
 A hash list arrives as :class:`SignalRows` (columns, no Python object per row: building a
 frozen ``Signal`` and an ``ItemUpsert`` per row cost more than reading the CSV); other
 callers (exchange sync) hand in :class:`ItemUpsert` objects. Both become the same staging
-rows (:data:`COLUMNS`).
+rows (:data:`COLUMNS`; a hash list needs only :data:`LIST_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ STAGE = "cm_bulk_stage"
 # One staging row per signal; the item's own fields ride on its first row (is_first = 1).
 # confirmed/rejected are NULL when the source shares no opinion counts (the stored ones stay).
 COLUMNS = ("external_id", "is_first", "labels", "kind", "enabled", "confirmed", "rejected", "type", "value", "quality", "meta")
+# A hash list's rows: the other columns take their defaults (an enabled item of unknown kind, no
+# opinions, no quality or meta); half the columns halve SQLite's executemany.
+LIST_COLUMNS = ("external_id", "is_first", "labels", "type", "value")
 NO_META = "{}"
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -128,8 +131,7 @@ def stage_from_rows(rows: SignalRows, flags: dict[str, str], flag_label: str) ->
             if text is None:
                 text = encoded[id(labels)] = _encode(labels)
             labels_json.append(text)
-    return [(i, 1 if f else 0, j, None, 1, None, None, t, v, None, NO_META)
-            for i, f, j, t, v in zip(rows.ids, first, labels_json, rows.types, rows.values)]
+    return [(i, 1 if f else 0, j, t, v) for i, f, j, t, v in zip(rows.ids, first, labels_json, rows.types, rows.values)]
 
 
 def stage_from_items(items: list[ItemUpsert]) -> list[tuple]:
@@ -148,7 +150,10 @@ def stage_from_items(items: list[ItemUpsert]) -> list[tuple]:
 def _items_from_stage(rows: Iterable[tuple]) -> list[ItemUpsert]:
     """The ItemUpsert objects that staging rows stand for (only for items ``upsert_rows`` must look at)."""
     items: dict[str, ItemUpsert] = {}
-    for external_id, first, labels, kind, enabled, confirmed, rejected, stype, value, quality, meta in rows:
+    for row in rows:
+        if len(row) == len(LIST_COLUMNS):
+            row = (*row[:3], None, 1, None, None, *row[3:], None, NO_META)
+        external_id, first, labels, kind, enabled, confirmed, rejected, stype, value, quality, meta = row
         signal = Signal(stype, value, quality, json.loads(meta) if meta and meta != NO_META else {})
         if external_id in items:
             items[external_id].signals.append(signal)
@@ -162,25 +167,26 @@ def _create_stage(conn: Connection) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
     conn.exec_driver_sql(
         f"CREATE TEMPORARY TABLE {STAGE} (external_id TEXT NOT NULL, is_first INTEGER NOT NULL, labels TEXT, "
-        f"kind TEXT, enabled INTEGER NOT NULL, confirmed INTEGER, rejected INTEGER, type TEXT NOT NULL, value TEXT NOT NULL, "
-        f"quality REAL, meta TEXT)"
+        f"kind TEXT, enabled INTEGER NOT NULL DEFAULT 1, confirmed INTEGER, rejected INTEGER, type TEXT NOT NULL, value TEXT NOT NULL, "
+        f"quality REAL, meta TEXT NOT NULL DEFAULT '{NO_META}')"
     )
     conn.exec_driver_sql(f"CREATE INDEX {STAGE}_ext ON {STAGE} (external_id)")
 
 
 def _load_stage(conn: Connection, rows: list[tuple]) -> None:
     conn.exec_driver_sql(f"DELETE FROM {STAGE}")
+    columns = ", ".join(LIST_COLUMNS if len(rows[0]) == len(LIST_COLUMNS) else COLUMNS)
     if conn.dialect.name == "postgresql":
         # COPY in CSV form, written by the csv module in C (psycopg's write_row is Python per row).
         # An unquoted empty cell is NULL: None is written so; no staged text is empty but a content kind.
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(rows)
         raw = conn.connection.dbapi_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy:
+        with raw.cursor() as cur, cur.copy(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(buffer.getvalue())
         conn.exec_driver_sql(f"ANALYZE {STAGE}")  # the planner otherwise guesses a tiny table and loops
     else:
-        conn.exec_driver_sql(f"INSERT INTO {STAGE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+        conn.exec_driver_sql(f"INSERT INTO {STAGE} ({columns}) VALUES ({', '.join('?' * len(rows[0]))})", rows)
 
 
 # Existing items of this bank that a staged item would change: a source disables it, shares other
