@@ -4,7 +4,7 @@ beside a plain ``csv`` read of the same file in the same run.
 Also times the parts of the sync (parsing / validation, the bulk path
 ``BankService.bulk_upsert`` shared with ``bank import``, and the exchange mapping writes)
 so the bottleneck is visible, and reports peak RSS growth to show memory stays bounded
-(one delta, and one staging-table load, per 1000 items).
+(one delta, and one staging-table load, per 10,000 items).
 
     .venv/bin/python bench/sync.py                  # 1M rows -> bench/results/sync.md
     .venv/bin/python bench/sync.py --rows 100000
@@ -127,7 +127,7 @@ def table(r: dict, command: str) -> str:
         f"| exchange mapping + checkpoint commits | {r['mapping_s']:.1f} | {r['mapping_s'] / r['sync_s']:.0%} |",
         f"| reading, parsing, validating | {other:.1f} | {other / r['sync_s']:.0%} |",
         "", f"Peak RSS: {r['rss_before']:.0f} MB before the sync, {r['rss_after']:.0f} MB after "
-        f"(deltas of 1000 items: memory does not grow with the list).", "",
+        f"(deltas of 10,000 items: memory does not grow with the list).", "",
     ])
 
 
