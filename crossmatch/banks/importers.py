@@ -316,7 +316,7 @@ def _label_sets(names: list[str], source: str | None) -> Callable[[tuple], dict]
 def _block_signals(rows: list, type_col: int, signal_col: int, registry: SignalRegistry,
                    types: dict[str, object], width: int) -> list[tuple[str, str | Exception]]:
     """(signal type, canonical value or the error) per row of a block, validated a type at a time."""
-    if min(map(len, rows)) < width or any(isinstance(row, ItemError) for row in rows):
+    if any(isinstance(row, ItemError) for row in rows) or min(map(len, rows)) < width:
         rows = [row + [""] * (width - len(row)) if not isinstance(row, ItemError) else [""] * width for row in rows]
     names = [row[type_col].strip().lower() for row in rows]
     out: list[tuple[str, str | Exception]] = [("", InvalidSignal("empty signal_type"))] * len(rows)
