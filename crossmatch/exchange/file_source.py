@@ -20,7 +20,7 @@ from crossmatch.items import ItemError
 from crossmatch.signals.base import Signal
 from crossmatch.signals.registry import canonical_type_name
 
-BATCH = 1000
+BATCH = 10_000  # items per delta: one staging-table load and one checkpoint each
 
 
 class Truncated(ItemError):
