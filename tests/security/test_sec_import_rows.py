@@ -59,14 +59,20 @@ def test_a_huge_csv_cell_fails_its_row_and_later_rows_import(tmp_path):
     home = tmp_path / "home"
     rows = ["signal_type,signal,id,notes"]
     rows += [f"md5,{md5(i)},a{i}," for i in range(10)]
+    # Cells up to 4 MiB are read (a TMK+PDQF hash is 351 KB): a 200 KB label fails on the label limit,
+    # a 5 MiB cell on the CSV reader's own limit; either way only its row, and the rows after it load.
     rows += [f"md5,{md5(99)},huge,{'x' * (200 * 1024)}"]
     rows += [f"md5,{md5(i)},b{i}," for i in range(1000, 2000)]
+    rows += [f"md5,{md5(98)},huger,{'y' * (5 * 1024 * 1024)}"]
+    rows += [f"md5,{md5(i)},c{i}," for i in range(3000, 3010)]
     path = tmp_path / "list.csv"
     path.write_text("\n".join(rows) + "\n")
     cli(home, "bank", "create", "b")
     out = cli(home, "bank", "import", "b", str(path), "--json")
-    assert out[-1]["added"] == 1010 and out[-1]["errors"] == 1
-    assert "list.csv:12" in out[0]["item"] and "field larger" in out[0]["error"]
+    assert out[-1]["added"] == 1020 and out[-1]["errors"] == 2
+    errors = {e["item"].rsplit("/", 1)[-1]: e["error"] for e in out[:-1]}
+    assert "limits.max_label_chars" in errors["list.csv:12"]
+    assert "field larger" in errors["list.csv:1013"]
 
 
 def test_too_many_columns_or_labels_are_refused_per_file_and_per_item(tmp_path):
