@@ -107,3 +107,42 @@ def test_hma_lookup_upload_gets_crossmatch_recall(api):
     plain = c.get("/m/lookup", params={"signal_type": "pdq", "signal": c.post("/h/hash", files={
         "photo": ("f.jpg", flipped, "image/jpeg")}, headers=cur).json()["pdq"]}, headers=cur).json()
     assert bank not in plain
+
+
+def test_hma_lookup_by_file_runs_the_deep_pass_within_its_own_budget(tmp_path):
+    """An HMA client reads only the synchronous answer, so HMA's /m/lookup has its own deep-pass
+    budget (exchange.hma_deep_budget_s): a poster pasted into another picture, which only the deep
+    pass finds, is found through HMA's route while crossmatch's own route (budget 0) queues it."""
+    import io
+
+    import pytest
+    from fastapi.testclient import TestClient
+
+    from crossmatch.api.app import create_app
+    from crossmatch.settings import ExchangeSettings, ServiceSettings, Settings
+    from test_allow_rule import photo
+
+    pytest.importorskip("cv2")
+    settings = Settings(home=tmp_path / "home", workers=1, deep_scan=True,
+                        service=ServiceSettings(background_workers=False, rate_per_second=0, deep_budget_s=0.0),
+                        exchange=ExchangeSettings(hma_deep_budget_s=120.0))  # generous: no timing in a test
+    app = create_app(settings)
+    with TestClient(app) as c:
+        cur = {"Authorization": f"Bearer {app.state.tokens.create('curator', 'deep-hma')[0]}"}
+        assert c.post("/c/banks", json={"name": "DEEP_HMA"}, headers=cur).status_code == 201
+        poster = photo(3)
+        added = c.post("/c/bank/DEEP_HMA/content", files={"photo": ("p.jpg", to_bytes(poster), "image/jpeg")},
+                       headers=cur).json()
+        scene = photo(99, (900, 700))
+        scene.paste(poster.resize((448, 336)), (120, 90))  # picture in picture, at 70 %
+        buf = io.BytesIO()
+        scene.save(buf, "PNG")
+        found = c.post("/m/lookup", files={"photo": ("s.png", buf.getvalue(), "image/png")}, headers=cur)
+        assert found.status_code == 200 and found.headers["X-Crossmatch-Complete"] == "true"
+        assert any(m["bank_content_id"] == added["id"] for by_bank in found.json().values()
+                   for m in by_bank.get("DEEP_HMA", [])), found.json()
+        matcher = {"Authorization": f"Bearer {app.state.tokens.create('matcher', 'deep-own')[0]}"}
+        own = c.post("/api/v1/lookup", files={"file": ("s.png", buf.getvalue(), "image/png")}, headers=matcher)
+        assert own.status_code == 200, own.text
+        assert own.json()["deep_pass"]["status"] == "queued" and own.json()["matches"] == []
+    app.state.ctx.close()

@@ -10,7 +10,7 @@ three, which is what an HMA client's session needs) unless
 ``{"message": ...}`` shape (see :func:`crossmatch.api.errors.install_error_handlers`).
 
 Uploads go through crossmatch's own pipeline: ``POST /m/lookup`` scans with variants,
-regions and the deep pass within ``service.deep_budget_s`` (so HMA clients get
+regions and the deep pass within ``exchange.hma_deep_budget_s`` (so HMA clients get
 crossmatch's recall), content-add stores the bank-side signals.  URLs are fetched only
 from hosts listed in ``exchange.hma_fetch_hosts``.  Deviations: docs/exchange.md.
 """
@@ -235,7 +235,8 @@ def _scan_by_type(request: Request, content: Content, principal: Any, banks: str
     from crossmatch.api.routes_scan import scan_within_budget
 
     owner = getattr(principal, "name", None) or "hma-anonymous"
-    result, deep_pass = scan_within_budget(request.app.state, content, owner)
+    result, deep_pass = scan_within_budget(request.app.state, content, owner,
+                                           request.app.state.settings.exchange.hma_deep_budget_s)
     if result.error and not result.signals:
         raise HmaError(400, result.error)
     out: dict[str, dict] = {t: {} for t in first_per_type(result.signals, listed=listed_types(request))}

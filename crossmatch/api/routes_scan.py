@@ -49,11 +49,12 @@ async def lookup_content(request: Request, principal: Principal = Depends(requir
     return lookup_json(result, deep_pass, principal, state.settings.service.expose_allow_matches)
 
 
-def scan_within_budget(state, content: Content, owner: str) -> tuple[ScanResult, dict]:
-    """The engine's scan with the deep pass bounded by ``service.deep_budget_s``; an unfinished
-    deep pass continues as a queued submission.  Returns the result and what became of the deep pass."""
+def scan_within_budget(state, content: Content, owner: str, budget_s: float | None = None) -> tuple[ScanResult, dict]:
+    """The engine's scan with the deep pass bounded by ``budget_s`` (default ``service.deep_budget_s``);
+    an unfinished deep pass continues as a queued submission.  Returns the result and what became of it."""
     now = time.time()
-    result = state.ctx.engine.scan(content, deadline=now + state.settings.service.deep_budget_s,
+    budget_s = state.settings.service.deep_budget_s if budget_s is None else budget_s
+    result = state.ctx.engine.scan(content, deadline=now + budget_s,
                                    hash_deadline=now + state.settings.limits.lookup_hash_budget_s)
     if not result.incomplete:
         status = "done" if result.deep else "off" if content.kind in ("image", "video") and not result.matches else "not_needed"
