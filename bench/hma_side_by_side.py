@@ -44,6 +44,7 @@ import io
 import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -161,6 +162,8 @@ def start_crossmatch(args, tmp: Path) -> tuple[System, Path, str | None, dict]:
 
 
 HMA_CONFIG = """# Written by bench/hma_side_by_side.py for one run; mirrors HMA's reference configs.
+from logging.config import dictConfig
+
 from OpenMediaMatch.storage.postgres.impl import DefaultOMMStore
 from threatexchange.signal_type.pdq.signal import PdqSignal
 from threatexchange.signal_type.md5 import VideoMD5Signal
@@ -181,6 +184,9 @@ STORAGE_IFACE_INSTANCE = DefaultOMMStore(
     content_types=[PhotoContent, VideoContent],
     exchange_types=[LocalFileSignalExchangeAPI],
 )
+dictConfig({{"version": 1, "formatters": {{"default": {{"format": "[%(asctime)s] %(levelname)s in %(module)s: %(message)s"}}}},
+            "handlers": {{"wsgi": {{"class": "logging.StreamHandler", "formatter": "default"}}}},
+            "root": {{"level": "INFO", "handlers": ["wsgi"]}}}})
 """
 
 
@@ -210,11 +216,13 @@ class Hma:
         self.flask("db", "upgrade", "--directory", "OpenMediaMatch/migrations", MIGRATION_COMMAND="1")
 
     def flask(self, *cmd: str, **extra: str) -> float:
+        logf = self.tmp / f"hma-flask-{cmd[0]}.log"
         start = time.perf_counter()
-        out = subprocess.run([self.python, "-m", "flask", "--app", "OpenMediaMatch.app", *cmd], cwd=self.src,
-                             env=self.env(self.server_cfg, **extra), capture_output=True, text=True)
-        if out.returncode != 0:
-            raise RuntimeError(f"HMA flask {' '.join(cmd)} failed: {out.stderr[-3000:]}")
+        with logf.open("ab") as out:
+            code = subprocess.run([self.python, "-m", "flask", "--app", "OpenMediaMatch.app", *cmd], cwd=self.src,
+                                  env=self.env(self.server_cfg, **extra), stdout=out, stderr=subprocess.STDOUT).returncode
+        if code != 0:
+            raise RuntimeError(f"HMA flask {' '.join(cmd)} failed: {logf.read_text()[-3000:]}")
         return time.perf_counter() - start
 
     def gunicorn(self, cfg: Path, port: int, log_name: str) -> subprocess.Popen:
@@ -263,7 +271,7 @@ def wait_found(system: System, signal: str, started: float, timeout: float, ever
 def bulk_hma(hma: Hma, system: System, txt: Path, last: str, timeout: float) -> dict:
     with system.client() as http:
         resp = http.post("/c/exchanges", json={"bank": LIST_BANK, "api": "local_file",
-                                                "api_json": {"filename": str(txt), "signal_type": "pdq"}})
+                                                "api_json": {"filename": str(txt)}})
         assert resp.status_code == 201, resp.text
     start = time.perf_counter()
     fetch = hma.flask("fetch")
@@ -549,6 +557,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--smoke", action="store_true", help="small: 2,000 rows, 3 photos, 4 edits, 100 lookups")
     args = ap.parse_args(argv)
+    # A SIGTERM (a killed job, a time-out) still stops the servers this run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.smoke:
         args.rows, args.requests, args.fresh_trials, args.photos = 2000, 100, 3, args.photos or 3
     hma_args = (args.hma_python, args.hma_src, args.hma_database_url)
