@@ -123,7 +123,10 @@ class System:
 
 
 def cm_env(args) -> dict:
-    return {**os.environ, "CROSSMATCH_SERVICE__RATE_PER_SECOND": "0", "CROSSMATCH_EXCHANGE__SCHEDULER_ENABLED": "false"}
+    env = {**os.environ, "CROSSMATCH_SERVICE__RATE_PER_SECOND": "0", "CROSSMATCH_EXCHANGE__SCHEDULER_ENABLED": "false"}
+    if getattr(args, "crossmatch_deep_budget", None) is not None:  # regions / local features inside the request
+        env["CROSSMATCH_SERVICE__DEEP_BUDGET_S"] = str(args.crossmatch_deep_budget)
+    return env
 
 
 def cm_cli(home: Path, db: str | None, env: dict, *cmd: str) -> str:
@@ -544,6 +547,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--hma-src", help="HMA's src folder (holds OpenMediaMatch)")
     ap.add_argument("--hma-database-url", help="an empty PostgreSQL database for HMA (postgresql+psycopg2://...); wiped")
     ap.add_argument("--hma-indexer-interval", type=int, default=60, help="HMA indexer interval, s (HMA's default 60)")
+    ap.add_argument("--crossmatch-deep-budget", type=float, default=None,
+                    help="crossmatch's service.deep_budget_s for lookups (default: its setting, 0 = cheap pass only)")
     ap.add_argument("--workers", type=int, default=1, help="server processes, both systems")
     ap.add_argument("--requests", type=int, default=2000, help="lookups per concurrency level")
     ap.add_argument("--max-lookup-s", type=float, default=60.0, help="time cap per concurrency level")
