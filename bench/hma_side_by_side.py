@@ -39,8 +39,6 @@ schema).  Without them only the crossmatch side runs, and the output says so.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
 import os
 import random
@@ -107,7 +105,6 @@ class System:
     base: str
     headers: dict = field(default_factory=dict)
     procs: list = field(default_factory=list)
-    load_parts: dict = field(default_factory=dict)
 
     def client(self, timeout: float = 120) -> httpx.Client:
         return httpx.Client(base_url=self.base, headers=self.headers, timeout=timeout)
