@@ -2,7 +2,9 @@
 
 Both systems get the same N random PDQ hashes (default 1M): HMA as a python-threatexchange
 ``local_file`` list (``pdq <hash>`` lines) fetched by its exchange fetcher, crossmatch as a
-hash-list CSV (``signal_type,signal``) through ``crossmatch bank import``.  Then, on the loaded
+hash-list CSV (``signal_type,signal``) through ``crossmatch bank import`` (or, with
+``--crossmatch-load exchange``, HMA's very file through ``crossmatch exchange sync`` of a
+python-threatexchange ``local_file`` exchange).  Then, on the loaded
 systems, through the HMA routes an HMA client calls (one client, only the base URL and the
 crossmatch token differ):
 
@@ -280,10 +282,19 @@ def bulk_hma(hma: Hma, system: System, txt: Path, last: str, timeout: float) -> 
     return {"fetch / import s": fetch, "index build s": build, "to matchable s": found}
 
 
-def bulk_crossmatch(system: System, home: Path, db: str | None, env: dict, csv_path: Path, last: str, timeout: float) -> dict:
+def bulk_crossmatch(system: System, home: Path, db: str | None, env: dict, csv_path: Path, txt_path: Path, how: str,
+                    last: str, timeout: float) -> dict:
+    """``bank import`` of the CSV, or (``how="exchange"``) a sync of HMA's very ``local_file`` list
+    through crossmatch's python-threatexchange exchange."""
     cm_cli(home, db, env, "bank", "create", LIST_BANK)
+    if how == "exchange":
+        cm_cli(home, db, env, "exchange", "add", "bench-list", "--kind", "pytx", "--bank", LIST_BANK, "-c", "api=local_file",
+               "-c", f"collab.filename={txt_path}", "--interval", "0")
     start = time.perf_counter()
-    cm_cli(home, db, env, "bank", "import", LIST_BANK, str(csv_path))
+    if how == "exchange":
+        cm_cli(home, db, env, "exchange", "sync", "bench-list")
+    else:
+        cm_cli(home, db, env, "bank", "import", LIST_BANK, str(csv_path))
     imported = time.perf_counter() - start
     found = wait_found(system, last, start, timeout, 0.05)
     return {"fetch / import s": imported, "index build s": None, "to matchable s": found}
@@ -558,6 +569,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--hma-indexer-interval", type=int, default=60, help="HMA indexer interval, s (HMA's default 60)")
     ap.add_argument("--crossmatch-deep-budget", type=float, default=None,
                     help="crossmatch's service.deep_budget_s for lookups (default: its setting, 0 = cheap pass only)")
+    ap.add_argument("--crossmatch-load", choices=("import", "exchange"), default="import",
+                    help="crossmatch's bulk load: `bank import` of the CSV, or `exchange sync` of HMA's local_file list")
     ap.add_argument("--workers", type=int, default=1, help="server processes, both systems")
     ap.add_argument("--requests", type=int, default=2000, help="lookups per concurrency level")
     ap.add_argument("--max-lookup-s", type=float, default=60.0, help="time cap per concurrency level")
@@ -604,7 +617,8 @@ def main(argv: list[str] | None = None) -> dict:
 
         system, home, db, env = start_crossmatch(args, tmp)
         try:
-            res["crossmatch"] = run_side(system, lambda: bulk_crossmatch(system, home, db, env, csv_path, last, args.fresh_timeout),
+            res["crossmatch"] = run_side(system, lambda: bulk_crossmatch(system, home, db, env, csv_path, txt_path, args.crossmatch_load,
+                                                                          last, args.fresh_timeout),
                                          hashes, originals, queries, args, lambda: None, 0.05)
         finally:
             system.stop()
