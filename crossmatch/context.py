@@ -6,40 +6,70 @@ place that wires the store, the plugins and the indices together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine as DbEngine
 from sqlalchemy.orm import sessionmaker
 
 from crossmatch.banks.service import BankService
-from crossmatch.engine import Engine
-from crossmatch.hashing import HashPool
-from crossmatch.index.manager import IndexManager
-from crossmatch.index.snapshots import SnapshotPolicy
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Extractor
 from crossmatch.signals.registry import RegistryError, SignalRegistry
 from crossmatch.store.db import make_engine, migrate, session_factory
 
+if TYPE_CHECKING:  # imported when first used: a command that only reads the store (`bank list`)
+    from crossmatch.engine import Engine  # should not pay for numpy, the indices and the plugins
+    from crossmatch.hashing import HashPool
+    from crossmatch.index.manager import IndexManager
+
 EXTRACTOR_GROUP = "crossmatch.extractors"
 
 
-@dataclass
 class Context:
-    settings: Settings
-    db: DbEngine
-    sessions: sessionmaker
-    banks: BankService
-    registry: SignalRegistry
-    indexes: IndexManager
-    engine: Engine
-    pool: HashPool | None = None
+    """The store and its services; the matching engine, its indices and its hashing pool are
+    built on first use, so commands that never match start in about half the time."""
+
+    def __init__(self, settings: Settings, db: DbEngine, sessions: sessionmaker, banks: BankService,
+                 registry: SignalRegistry, min_refresh_seconds: float = 0.0, serving: bool = False) -> None:
+        self.settings, self.db, self.sessions, self.banks, self.registry = settings, db, sessions, banks, registry
+        self._min_refresh_seconds = min_refresh_seconds
+        self._serving = serving
+
+    @cached_property
+    def indexes(self) -> "IndexManager":
+        from crossmatch.index.manager import IndexManager
+        from crossmatch.index.snapshots import SnapshotPolicy
+
+        scale = self.settings.scale
+        snapshots = SnapshotPolicy(self.sessions, publish=scale.publish_snapshots, lease_s=scale.snapshot_lease_s,
+                                   wait_s=scale.snapshot_wait_s)
+        return IndexManager(self.banks, self.registry, self.settings.index_dir, self._min_refresh_seconds,
+                            background_compaction=self._serving, snapshots=snapshots)
+
+    @cached_property
+    def pool(self) -> "HashPool | None":
+        """Servers hash in a process pool of ``settings.pool_processes`` workers; others in-process."""
+        if not self._serving:
+            return None
+        from crossmatch.hashing import HashPool
+
+        return HashPool(self.settings, self.registry, self.settings.pool_processes)
+
+    @cached_property
+    def engine(self) -> "Engine":
+        from crossmatch.engine import Engine
+
+        return Engine(self.settings, self.banks, self.registry, self.indexes, load_extractors(self.settings),
+                      pool=self.pool)
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-        self.indexes.save()
+        built = self.__dict__  # close only what was built: closing must not build anything
+        if built.get("pool") is not None:
+            built["pool"].close()
+        if "indexes" in built:
+            built["indexes"].save()
         self.db.dispose()
 
     def __enter__(self) -> "Context":
@@ -75,10 +105,4 @@ def open_context(settings: Settings, min_refresh_seconds: float = 0.0, serving: 
     sessions = session_factory(db)
     registry = SignalRegistry.from_entry_points(settings)
     banks = BankService(sessions, registry)
-    scale = settings.scale
-    snapshots = SnapshotPolicy(sessions, publish=scale.publish_snapshots, lease_s=scale.snapshot_lease_s, wait_s=scale.snapshot_wait_s)
-    indexes = IndexManager(banks, registry, settings.index_dir, min_refresh_seconds, background_compaction=serving,
-                           snapshots=snapshots)
-    pool = HashPool(settings, registry, settings.pool_processes) if serving else None
-    engine = Engine(settings, banks, registry, indexes, load_extractors(settings), pool=pool)
-    return Context(settings, db, sessions, banks, registry, indexes, engine, pool)
+    return Context(settings, db, sessions, banks, registry, min_refresh_seconds, serving)

@@ -114,7 +114,14 @@ class Engine:
 
     # -- hash ------------------------------------------------------------
     def hash(self, content: Content) -> Hashed:
-        return self.pool.hash(content) if self.pool else hash_content(self.registry, content)
+        on_demand = self.on_demand_types()
+        return self.pool.hash(content, on_demand=on_demand) if self.pool else hash_content(self.registry, content, on_demand=on_demand)
+
+    def on_demand_types(self, version: IndexVersion | None = None) -> frozenset[str]:
+        """The costly on-demand types (TMK+PDQF) worth computing for a query: those some bank holds signals of."""
+        version = version or self.indexes.current()
+        return frozenset(t.name for t in self.registry if getattr(t, "on_demand", False)
+                         and len(self.indexes.index(t.name, version)) > 0)
 
     def hash_for_bank(self, content: Content) -> Hashed:
         """Signals to store for a bank item: no query-only variants, plus bank-only extras."""
@@ -131,9 +138,11 @@ class Engine:
         try:
             if self.pool is not None:
                 wants = self._may_go_deep(content, deep)
-                hashed, deeper = self.pool.scan(content, wants, deadline, self._ocr_wanted(self.indexes.current()), hash_deadline)
+                hashed, deeper = self.pool.scan(content, wants, deadline, self._ocr_wanted(self.indexes.current()), hash_deadline,
+                                                self.on_demand_types())
                 return self._finish(content, hashed, deep, deeper=deeper)  # matched against the version current now
-            return self._finish(content, hash_content(self.registry, content, deadline=hash_deadline), deep, deadline=deadline)
+            hashed = hash_content(self.registry, content, deadline=hash_deadline, on_demand=self.on_demand_types())
+            return self._finish(content, hashed, deep, deadline=deadline)
         except Exception as exc:  # noqa: BLE001 - fail closed, visibly
             return _failed(content, exc)
 
@@ -141,7 +150,7 @@ class Engine:
         self, items: Iterable[Content | ItemError], deep: bool | None = None, workers: int | None = None
     ) -> Iterator[ScanResult]:
         """Scan a stream; bad items become error results in their place and the batch goes on."""
-        hasher = BatchHasher(self.settings, self.registry, workers)
+        hasher = BatchHasher(self.settings, self.registry, workers, on_demand=self.on_demand_types())
         for entry, hashed in hasher.map(items):
             if isinstance(entry, ItemError):
                 yield ScanResult(entry.item, "unknown", error=entry.error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import os
 import re
 import threading
 import time
@@ -17,7 +18,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Collection, Iterable, Iterator, Sequence
 
 from crossmatch.items import ItemError
 from crossmatch.settings import Settings
@@ -40,9 +41,20 @@ class Hashed:
     incomplete: list[str] = field(default_factory=list)
 
 
+def wants(signal_type, on_demand: Collection[str] | None) -> bool:
+    """Whether to run a type. Costly *on-demand* types (TMK+PDQF: a second full decode of a video)
+    run only when named in ``on_demand`` (the engine names those its index holds signals of);
+    ``None`` runs those whose library is installed (bank items, ``crossmatch hash``)."""
+    if not getattr(signal_type, "on_demand", False):
+        return True
+    if on_demand is None:
+        return bool(getattr(signal_type, "available", lambda: True)())
+    return signal_type.name in on_demand
+
+
 def hash_content(registry: SignalRegistry, content: Content, deep: bool = False, for_bank: bool = False,
-                 deadline: float | None = None) -> Hashed:
-    """Run every signal type that applies to the content.
+                 deadline: float | None = None, on_demand: Collection[str] | None = None) -> Hashed:
+    """Run every signal type that applies to the content (on-demand types: see :func:`wants`).
 
     ``deep`` runs only the costly second pass (``hash_deep``); ``for_bank`` adds
     the extra signals a bank item keeps (``hash_bank_extras``) and drops
@@ -66,7 +78,7 @@ def hash_content(registry: SignalRegistry, content: Content, deep: bool = False,
             result.incomplete.append(f"text from character {offset} of {len(content.text or '')} (time budget)")
             break
         for signal_type in registry:
-            if signal_type.name in failed:
+            if signal_type.name in failed or not wants(signal_type, on_demand):
                 continue
             try:
                 signals = _hash_one(signal_type, part, deep, for_bank)
@@ -262,22 +274,56 @@ def deep_hash(registry: SignalRegistry, extractors: Sequence[Extractor], content
 _worker: dict[str, object] = {}
 
 
-def _init_worker(settings_json: str, type_names: list[str], with_extractors: bool = False) -> None:
+def _exit_with_owner(owner_pid: int) -> None:
+    """End this worker when the process that owns the pool dies, however it dies.
+
+    A pool worker's parent is the fork server, not the owner, and an idle worker blocks on its
+    call queue, which never reaches EOF: after a SIGKILL or an OOM kill of the server, workers
+    (hundreds of MiB each, with models loaded) and the fork server would live on as orphans and
+    pile up with every restart.  A pidfd becomes readable when the owner exits (Linux >= 5.3);
+    elsewhere the owner is polled.
+    """
+    import select
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(owner_pid)
+        except (AttributeError, OSError):  # not Linux, or an old kernel: poll instead
+            while True:
+                try:
+                    os.kill(owner_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:  # alive, but another user's: cannot be ours
+                    pass
+                time.sleep(2.0)
+        else:
+            select.select([fd], [], [])
+        os._exit(1)  # no clean-up to wait for: the owner, and every request it held, is gone
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _init_worker(settings_json: str, type_names: list[str], with_extractors: bool = False,
+                 owner_pid: int | None = None) -> None:
     # Per-process state of a pool worker, never of the parent.
     from crossmatch.context import load_extractors
 
+    if owner_pid is not None:
+        _exit_with_owner(owner_pid)
     settings = Settings.model_validate_json(settings_json)
     _worker["registry"] = SignalRegistry.from_entry_points(settings, only=type_names)
     _worker["extractors"] = load_extractors(settings) if with_extractors else []
 
 
-def _hash_in_worker(content: Content, for_bank: bool) -> Hashed:
+def _hash_in_worker(content: Content, for_bank: bool, on_demand: Collection[str] | None = None) -> Hashed:
     content.derived.clear()
-    return hash_content(_worker["registry"], content, for_bank=for_bank)  # type: ignore[arg-type]
+    return hash_content(_worker["registry"], content, for_bank=for_bank, on_demand=on_demand)  # type: ignore[arg-type]
 
 
 def _scan_in_worker(content: Content, deep: bool, deadline: float | None, run_extractors: bool,
-                    hash_deadline: float | None = None) -> tuple[Hashed, DeepHashed | None]:
+                    hash_deadline: float | None = None,
+                    on_demand: Collection[str] | None = None) -> tuple[Hashed, DeepHashed | None]:
     """Both passes in one call: the image is decoded once and crosses no process boundary twice.
 
     The deep pass runs speculatively (the parent has not matched the cheap signals yet): nearly
@@ -285,7 +331,7 @@ def _scan_in_worker(content: Content, deep: bool, deadline: float | None, run_ex
     """
     content.derived.clear()
     registry = _worker["registry"]
-    cheap = hash_content(registry, content, deadline=hash_deadline)  # type: ignore[arg-type]
+    cheap = hash_content(registry, content, deadline=hash_deadline, on_demand=on_demand)  # type: ignore[arg-type]
     more = deep_hash(registry, _worker["extractors"], content, deadline, run_extractors) if deep else None  # type: ignore[arg-type]
     content.derived.clear()
     return cheap, more
@@ -302,7 +348,7 @@ class HashPool:
 
     def __init__(self, settings: Settings, registry: SignalRegistry, processes: int, with_extractors: bool = True,
                  start_method: str = "forkserver") -> None:
-        self._args = (settings.model_dump_json(), registry.names(), with_extractors)
+        self._args = (settings.model_dump_json(), registry.names(), with_extractors, os.getpid())
         self.processes = max(1, processes)
         # Workers start from a clean fork server, never by forking this process: a process that has
         # threads (request handlers, loops, the embedder's thread pool) may hold a lock at fork time,
@@ -321,12 +367,12 @@ class HashPool:
             self._restart()
             return self._executor.submit(fn, *args)
 
-    def hash(self, content: Content, for_bank: bool = False) -> Hashed:
-        return self.hashed(content, self.submit(_hash_in_worker, content, for_bank))
+    def hash(self, content: Content, for_bank: bool = False, on_demand: Collection[str] | None = None) -> Hashed:
+        return self.hashed(content, self.submit(_hash_in_worker, content, for_bank, on_demand))
 
     def scan(self, content: Content, deep: bool, deadline: float | None, run_extractors: bool,
-             hash_deadline: float | None = None) -> tuple[Hashed, DeepHashed | None]:
-        future = self.submit(_scan_in_worker, content, deep, deadline, run_extractors, hash_deadline)
+             hash_deadline: float | None = None, on_demand: Collection[str] | None = None) -> tuple[Hashed, DeepHashed | None]:
+        future = self.submit(_scan_in_worker, content, deep, deadline, run_extractors, hash_deadline, on_demand)
         try:
             return future.result()
         except BrokenProcessPool:
@@ -364,25 +410,28 @@ class BatchHasher:
     """
 
     def __init__(
-        self, settings: Settings, registry: SignalRegistry, workers: int | None = None, in_flight: int = 64, for_bank: bool = False
+        self, settings: Settings, registry: SignalRegistry, workers: int | None = None, in_flight: int = 64, for_bank: bool = False,
+        on_demand: Collection[str] | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
         self._for_bank = for_bank
+        self._on_demand = None if on_demand is None else frozenset(on_demand)
         self._workers = workers if workers is not None else settings.workers
         self._in_flight = max(in_flight, 2 * self._workers)
 
     def map(self, entries: Iterable[Content | ItemError]) -> Iterator[tuple[Content | ItemError, Hashed | None]]:
         if self._workers <= 1:
             for entry in entries:
-                yield entry, None if isinstance(entry, ItemError) else hash_content(self._registry, entry, for_bank=self._for_bank)
+                yield entry, None if isinstance(entry, ItemError) else hash_content(
+                    self._registry, entry, for_bank=self._for_bank, on_demand=self._on_demand)
             return
         pool = HashPool(self._settings, self._registry, self._workers, with_extractors=False)
         try:
             pending: deque[tuple[Content | ItemError, Future | None]] = deque()
 
             def submit(entry: Content | ItemError) -> None:
-                future = None if isinstance(entry, ItemError) else pool.submit(_hash_in_worker, entry, self._for_bank)
+                future = None if isinstance(entry, ItemError) else pool.submit(_hash_in_worker, entry, self._for_bank, self._on_demand)
                 pending.append((entry, future))
 
             source = iter(entries)

@@ -63,6 +63,14 @@ class VideoSettings(BaseModel):
     threads: int = 0  # 0: vpdq chooses
 
 
+class TmkSettings(BaseModel):
+    # TMK+PDQF (crossmatch/signals/tmk.py): the reference two-level decision. A bank's threshold for
+    # tmk_pdqf is the level-2 one; level 1 (cosine of the pure-average features) prefilters.
+    level1_threshold: float = Field(default=0.7, ge=-1.0, le=1.0)
+    level2_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    ffmpeg_path: str = ""  # "" = the ffmpeg on PATH (Debian's /usr/bin/ffmpeg)
+
+
 class OcrSettings(BaseModel):
     enabled: bool = True
     langs: str = "rus+ara+kaz+uzb+tgk+eng"
@@ -100,7 +108,8 @@ class ServiceSettings(BaseModel):
     webhook_backoff_max_s: float = 3600.0
     webhook_timeout_s: float = 10.0  # total deadline of one delivery request (connect, send, answer)
     webhook_concurrency: int = Field(default=2, ge=1)  # requests in flight per webhook; webhooks run side by side
-    webhook_egress: Literal["any", "public"] = "any"  # public: no loopback/private/link-local receivers (SECURITY.md)
+    # local: no link-local (cloud metadata) receivers; public: no loopback/private either; any: no check (SECURITY.md)
+    webhook_egress: Literal["local", "public", "any"] = "local"
     worker_poll_s: float = 1.0
     background_workers: bool = True  # False: no background loops at all (tests drive them by hand)
     # Which loops a server process runs: "api" serves lookups and the UI, "worker" runs submissions,
@@ -249,10 +258,20 @@ class FloodSettings(BaseModel):
     enabled: bool = True
     window_s: float = 3600.0  # the recent window
     baseline_s: float = 7 * 86400.0  # the history before it, scaled to one window
-    multiple: float = 10.0  # recent > multiple x max(baseline, 1) ...
-    min_hits: int = 5  # ... with at least this many distinct uploads in the window
+    multiple: float = 10.0  # recent > multiple x the baseline ...
+    min_hits: int = 10  # ... with at least this many distinct uploads in the window (chosen by eval/flood.py)
     max_per_hour: int = 100  # or more distinct uploads than this in an hour, whatever the baseline
     grouped_case_matches: int = 50  # matches kept on the grouped case (all are counted)
+    # A second, shorter window catches a fast flood sooner: short_min_hits distinct uploads within
+    # short_window_s (and above multiple x the baseline scaled to it). 0 turns it off. Defaults chosen by
+    # eval/flood.py on its tuning seeds: as fast as min_hits 5 alone, a tenth of its cold-start wrong quarantines.
+    short_window_s: float = 1200.0
+    short_min_hits: int = 5
+    # Probation: once a signal has matched this many distinct uploads within the window and is above
+    # multiple x its baseline (rising, not yet quarantined), its matches go to review instead of acting
+    # automatically. Fewer auto actions before a quarantine, at the price of reviewing a new genuine
+    # repeat offender's second..(min_hits-1)th upload in an hour. 0 turns it off.
+    probation_hits: int = 0
 
 class ScaleSettings(BaseModel):
     # Scale-out (docs/scale.md): Ray backfills, the JetStream upload stream, shared index snapshots.
@@ -301,6 +320,7 @@ class Settings(BaseSettings):
     image: ImageSettings = Field(default_factory=ImageSettings)
     text: TextSettings = Field(default_factory=TextSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    tmk: TmkSettings = Field(default_factory=TmkSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     regions: RegionSettings = Field(default_factory=RegionSettings)
     keypoints: KeypointSettings = Field(default_factory=KeypointSettings)

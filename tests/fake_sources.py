@@ -1,4 +1,5 @@
-"""Loopback stand-ins for ThreatExchange ``threat_updates`` and the TCAP hash list API.
+"""Loopback stand-ins for ThreatExchange ``threat_updates`` and reactions, the TCAP hash list API,
+and NCMEC's hash sharing API (entries, feedback reasons, feedback).
 
 They speak the documented shapes (Graph API paging with ``paging.next``; TCAP
 pages with ``count/next/previous/checkpoint/results`` and an ``after``
@@ -26,6 +27,10 @@ class FakeExchangeServer:
         self.failures: list[tuple[str, str]] = []  # (path fragment, fault)
         self.hang_s = 3.0
         self.requests: list[str] = []
+        self.te_reactions: list[tuple[int, str]] = []  # (descriptor id, reaction) as posted
+        self.ncmec_entries: list[dict[str, Any]] = []  # {"id", "member", "pdq"}
+        self.ncmec_reasons: dict[str, str] = {"5f4b7c1e-0000-4000-8000-000000000001": "Not the reported content"}
+        self.ncmec_feedback: list[tuple[str, str]] = []  # (path, XML body) as put
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -74,6 +79,19 @@ class FakeExchangeServer:
             "results": page,
         }
 
+    def ncmec_entries_xml(self) -> bytes:
+        images = "".join(f'<image><id>{e["id"]}</id><member id="{e["member"]}">ESP {e["member"]}</member>'
+                         f'<classification>A1</classification><fingerprints><pdq>{e["pdq"]}</pdq></fingerprints></image>'
+                         for e in self.ncmec_entries)
+        return (f'<?xml version="1.0"?><queryResult xmlns="https://hashsharing.ncmec.org/hashsharing/v2">'
+                f'<images count="{len(self.ncmec_entries)}" maxTimestamp="2024-01-01T00:00:00Z">{images}</images>'
+                f'</queryResult>').encode()
+
+    def ncmec_reasons_xml(self) -> bytes:
+        reasons = "".join(f'<reason guid="{g}" name="{n}"/>' for g, n in self.ncmec_reasons.items())
+        return (f'<?xml version="1.0"?><feedbackReasons xmlns="https://hashsharing.ncmec.org/hashsharing/v2">'
+                f'<availableFeedbackReasons>{reasons}</availableFeedbackReasons></feedbackReasons>').encode()
+
     def _handler(self):
         fake = self
 
@@ -110,16 +128,38 @@ class FakeExchangeServer:
                 self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 if self._fault():
                     return
+                parts = urlsplit(self.path)
+                reacted = re.fullmatch(r"/(\d+)/", parts.path)
                 if self.path.startswith("/token-auth/tcap"):
                     self._send(200, json.dumps({"token": "fake-token", "user": {}}).encode())
+                elif reacted and "reactions" in parse_qs(parts.query):  # the Graph API's reacting call
+                    fake.te_reactions.append((int(reacted.group(1)), parse_qs(parts.query)["reactions"][0]))
+                    self._send(200, b'{"success": true}')
                 else:
                     self._send(404, b"{}")
+
+            def do_PUT(self) -> None:
+                fake.requests.append("PUT " + self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0)).decode()
+                if self._fault():
+                    return
+                if re.fullmatch(r"/v2/entries/\d+/[^/]+/[A-Z_]+/feedback", self.path) and self.headers.get("Authorization"):
+                    fake.ncmec_feedback.append((self.path, body))
+                    self._send(200, b"<feedbackSubmissionResult/>")
+                else:
+                    self._send(404, b"<error/>")
 
             def do_GET(self) -> None:
                 fake.requests.append("GET " + self.path)
                 if self._fault():
                     return
                 parts = urlsplit(self.path)
+                if parts.path in ("/v2/entries", "/v2/feedback/PDQ/reasons"):  # NCMEC (XML, basic auth)
+                    if not self.headers.get("Authorization", "").startswith("Basic "):
+                        self._send(401, b"<error/>")
+                    else:
+                        self._send(200, fake.ncmec_entries_xml() if parts.path == "/v2/entries" else fake.ncmec_reasons_xml())
+                    return
                 if parts.path.endswith("/threat_updates/"):
                     body = fake.te_page(parts.path, parse_qs(parts.query))
                 elif parts.path.startswith("/api/hash-list/v2/all"):

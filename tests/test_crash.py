@@ -1,4 +1,5 @@
-"""kill -9 the server mid-delivery: after a restart every pending action is delivered, none lost.
+"""kill -9 the server mid-delivery: after a restart every pending action is delivered, none lost;
+and a killed server leaves none of its hashing processes behind.
 
 Delivery is at-least-once; the receiver dedupes by X-Crossmatch-Delivery, so
 each action reaches it exactly once as far as the receiver is concerned.
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 
 from crossmatch.actions.service import ActionService
@@ -48,6 +51,7 @@ def wait_for(condition, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 def test_kill_9_loses_no_action(tmp_path):
     home = tmp_path / "home"
     hook_port, api_port = free_port(), free_port()
@@ -91,3 +95,57 @@ def test_kill_9_loses_no_action(tmp_path):
                 server.kill()
         if receiver is not None:
             receiver.close()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (read from /proc: children of children included)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # exited while we looked
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its (dead) parent could reap it
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_server_leaves_no_hash_workers(tmp_path, evaldata):
+    """An OOM kill or kill -9 of `crossmatch serve` must not leave its hashing processes behind:
+    each holds hundreds of MiB, and a supervisor restarting the server would pile them up."""
+    home = tmp_path / "home"
+    crossmatch = str(Path(sys.executable).with_name("crossmatch"))
+    made = subprocess.run([crossmatch, "--home", str(home), "token", "create", "--name", "orphans", "--role", "hasher",
+                           "--json"], capture_output=True, text=True, check=True)
+    token = __import__("json").loads(made.stdout)["token"]
+    photo = evaldata / "threatexchange-pdq-vpdq-tmk/bridge-mods/aaa-orig.jpg"
+    port = free_port()
+    server = start_server(home, port)
+    try:
+        import httpx
+
+        with photo.open("rb") as fh:  # the first upload starts the pool's worker processes
+            answer = httpx.post(f"http://127.0.0.1:{port}/h/hash", files={"photo": ("p.jpg", fh, "image/jpeg")},
+                                headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        assert answer.status_code == 200, answer.text
+        assert "pdq" in answer.json()
+        helpers = _descendants(server.pid)
+        assert helpers, "the upload should have started hashing processes"
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+    wait_for(lambda: not any(_alive(pid) for pid in helpers), 30, f"the server's processes {sorted(helpers)} to exit")

@@ -24,6 +24,7 @@ from crossmatch.audit.service import as_utc
 from crossmatch.banks.service import BankService
 from crossmatch.engine import Match, ScanResult
 from crossmatch.errors import Conflict, InvalidInput, NotFound
+from crossmatch.flood import PROBATION
 from crossmatch.settings import Settings
 from crossmatch.store.db import on_commit, transaction
 
@@ -85,7 +86,10 @@ class ActionService:
             if match.bank not in policies:
                 bank = self._banks.get_bank(match.bank)
                 policies[match.bank] = policy_from_options(bank.options, bank.name)
-            out[policies[match.bank].outcome(match)].append(match)
+            outcome = policies[match.bank].outcome(match)
+            if outcome == "auto" and match.evidence.get(PROBATION):
+                outcome = "review"  # a rising signal on flood probation (crossmatch/flood/guard.py) waits for a person
+            out[outcome].append(match)
         return out
 
     def wants_review(self, result: ScanResult) -> bool:

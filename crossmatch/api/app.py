@@ -106,7 +106,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
     sec = settings.security
     state.users = UserService(ctx.sessions, sec.password_hashing_concurrency, sec.password_hashing_wait_s)
     state.web_sessions = WebSessions(ctx.sessions, svc.session_max_age_s)
-    state.signin_throttle = SignInThrottle(sec.signin_failures_per_account_address, sec.signin_failures_per_account,
+    state.signin_throttle = SignInThrottle(ctx.sessions, sec.signin_failures_per_account_address, sec.signin_failures_per_account,
                                            sec.signin_failures_per_address, sec.signin_window_s)
     state.tokens = TokenService(ctx.sessions)
     state.rate_limiter = RateLimiter(svc.rate_per_second, svc.rate_burst)

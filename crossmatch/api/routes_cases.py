@@ -28,7 +28,7 @@ def _review(request: Request) -> ReviewService:
 @router.get("")
 def list_cases(
     request: Request,
-    status: str | None = Query("pending", description="pending (open+escalated), decided, open, escalated, confirmed, rejected"),
+    status: str | None = Query("pending", description="pending (open+escalated), decided, open, escalated, confirmed, rejected, merged"),
     bank: str | None = None,
     sort: str = Query("age", description="age | severity | score | bank"),
     limit: int = Query(50, ge=1, le=500),

@@ -21,6 +21,7 @@ from crossmatch.auth.dependencies import require_role
 from crossmatch.auth.roles import HASH, MATCH, Principal
 from crossmatch.engine import ScanResult
 from crossmatch.signals.base import Content, Signal
+from crossmatch.signals.registry import canonical_type_name
 
 router = APIRouter(prefix="/api/v1", tags=["match"], responses=ERROR_RESPONSES)
 SEES_ALLOW = ("curator", "admin")
@@ -76,7 +77,8 @@ def lookup_json(result: ScanResult, deep_pass: dict, principal: Principal, expos
 @router.post("/lookup/signal", response_model=SignalLookupOut, summary="Match one signal (e.g. a PDQ hash) against the banks")
 async def lookup_signal(body: SignalLookupIn, request: Request, _: Principal = Depends(require_role(*MATCH))) -> dict:
     state = request.app.state
-    value = state.ctx.registry.get(body.signal_type).validate(body.signal)
+    signal_type = canonical_type_name(body.signal_type)  # a list's name for it (HASH_TMK, video_tmk_pdqf...) works too
+    value = state.ctx.registry.get(signal_type).validate(body.signal)
     async with state.admission.slot():
-        matches = await run_in_threadpool(state.ctx.engine.lookup, [Signal(body.signal_type, value)])
+        matches = await run_in_threadpool(state.ctx.engine.lookup, [Signal(signal_type, value)])
     return {"matches": [m.to_json() for m in matches]}

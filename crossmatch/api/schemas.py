@@ -99,10 +99,15 @@ class LookupOut(BaseModel):
     deep_pass: DeepPassOut | None = None
 
 
+# The longest signal value a request may carry: a TMK+PDQF hash is 351,125 characters (the request
+# body limit still bounds the whole request).
+MAX_SIGNAL_CHARS = 400_000
+
+
 class SignalLookupIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     signal_type: str = Field(max_length=40)
-    signal: str = Field(max_length=100_000)
+    signal: str = Field(max_length=MAX_SIGNAL_CHARS)
 
 
 class SignalLookupOut(BaseModel):
@@ -164,7 +169,7 @@ class BankOut(BaseModel):
 class SignalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: str = Field(max_length=40)
-    value: str = Field(max_length=100_000)
+    value: str = Field(max_length=MAX_SIGNAL_CHARS)
 
 
 class ItemIn(BaseModel):

@@ -17,21 +17,23 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Float, String, Text, UniqueConstraint, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from crossmatch.actions.service import ActionService
 from crossmatch.audit.service import as_utc
-from crossmatch.engine import Engine, ScanResult
 from crossmatch.items import sniff_kind
 from crossmatch.errors import InvalidInput, NotFound
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content
 from crossmatch.store.db import Base, on_commit
 from crossmatch.store.models import BigId, utcnow
+
+if TYPE_CHECKING:  # the Submission table is imported by every store command (all_models): keep numpy,
+    from crossmatch.actions.service import ActionService  # the engine and its indices out of that path
+    from crossmatch.engine import Engine, ScanResult
 
 log = logging.getLogger(__name__)
 LEASE_S = 45.0  # a lease not renewed for this long belongs to a dead worker; another takes the submission
@@ -251,6 +253,8 @@ class SubmissionService:
     def _record_in(self, row: Submission, token: str, content: Content | None, outcome: ScanResult | str) -> None:
         with self._sessions.begin() as session:
             if isinstance(outcome, str):  # the scan itself failed: an unchecked item, never a clean one
+                from crossmatch.engine import ScanResult
+
                 outcome = ScanResult(row.item, row.kind, error=outcome)
             case_id = None
             if self.review is not None and self.settings.flood.enabled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, String
+from sqlalchemy import Boolean, DateTime, Float, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crossmatch.store.db import Base
@@ -52,3 +52,19 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SignInFailure(Base):
+    """One failed sign-in, counted under one throttle key (see crossmatch/auth/throttle.py).
+
+    Shared by every server process through the store, so N processes do not give a guesser N
+    times the limit.  The key is a SHA-256 of the account name and/or client address: the table
+    says how often a key failed, never who or from where.
+    """
+
+    __tablename__ = "signin_failures"
+    __table_args__ = (Index("ix_signin_failures_key_at", "key_hash", "at"), Index("ix_signin_failures_at", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float)  # wall-clock seconds: comparable across processes and hosts

@@ -14,19 +14,23 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterator
 
 from pydantic import ValidationError
 
-from crossmatch.banks.bulk import chunks
+from crossmatch.banks.bulk import SignalRows, chunks
 from crossmatch.banks.schemas import ItemLabels
 from crossmatch.banks.service import BankService, ItemUpsert
+from crossmatch.exchange.file_source import default_item_id
+from crossmatch.exchange.formats import allow_long_csv_cells
 from crossmatch.hashing import BatchHasher
 from crossmatch.items import ItemError, MediaRoot, iter_jsonl, walk_files, content_from_file
 from crossmatch.settings import Settings
-from crossmatch.signals.base import Content, InvalidSignal, Signal
-from crossmatch.signals.registry import SignalRegistry, UnknownSignalType
+from crossmatch.signals.base import Content, InvalidSignal, Signal, validate_many
+from crossmatch.signals.registry import SignalRegistry, UnknownSignalType, canonical_type_name
 
 BATCH = 500
 CSV_REQUIRED = ("signal_type", "signal")
@@ -77,8 +81,8 @@ def import_path(
         entries = iter_jsonl(path, media)
     elif suffix == ".csv":
         # Hash lists load through a staging table in one transaction (crossmatch/banks/bulk.py).
-        counts = banks.bulk_upsert(bank_name, _csv_items(path, registry, report, source, settings), progress,
-                                   lambda item, why: report.errors.append(ItemError(item, why)))
+        counts = banks.bulk_load_rows(bank_name, _csv_blocks(path, registry, report, source, settings), progress,
+                                      lambda item, why: report.errors.append(ItemError(item, why)))
         report.added, report.updated, report.unchanged = (report.added + counts["added"], report.updated + counts["updated"],
                                                           report.unchanged + counts["unchanged"])
         return report
@@ -140,16 +144,38 @@ def _hashed_items(
 
 def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, source: str | None,
                settings: Settings) -> Iterator[ItemUpsert]:
-    """Rows ``signal_type,signal[,id][,label columns...]``; rows sharing an id form one item."""
+    """The list's items one by one (rows sharing an id in a row form one item): for callers that
+    want objects; ``bank import`` loads the blocks of :func:`_csv_blocks` as they are."""
+    pending: ItemUpsert | None = None
+    for block in _csv_blocks(path, registry, report, source, settings):
+        for item_id, type_name, value, labels in zip(block.ids, block.types, block.values, block.labels):
+            if pending is not None and pending.external_id == item_id:
+                pending.signals.append(Signal(type_name, value))
+                continue
+            if pending is not None:
+                yield pending
+            pending = ItemUpsert(item_id, [Signal(type_name, value)], dict(labels), None)  # label sets are shared
+    if pending is not None:
+        yield pending
+
+
+def _csv_blocks(path: Path, registry: SignalRegistry, report: ImportReport, source: str | None,
+                settings: Settings) -> Iterator[SignalRows]:
+    """Rows ``signal_type,signal[,id][,label columns...]`` as column blocks; rows sharing an id form one item.
+
+    Million-row lists are read a block of rows at a time: hashes are validated per block
+    (:func:`validate_many`), label names once per file; each bad row is still reported with its line.
+    """
     try:
         handle = path.open("r", encoding="utf-8-sig", newline="")
     except OSError as exc:
         report.errors.append(ItemError(str(path), f"cannot read: {exc.strerror}"))
         return
+    allow_long_csv_cells()
     with handle:
+        reader = csv.reader(handle)
         try:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
+            header = next(reader, None) or []
         except (csv.Error, UnicodeDecodeError) as exc:
             report.errors.append(ItemError(str(path), f"not a readable CSV: {exc}"))
             return
@@ -164,41 +190,165 @@ def _csv_items(path: Path, registry: SignalRegistry, report: ImportReport, sourc
                 ItemError(str(path), f"CSV lacks column(s) {missing}; a hash list needs a header with signal_type,signal")
             )
             return
-        pending: ItemUpsert | None = None
-        line = 1
-        while True:
+        yield from _csv_row_blocks(path, header, _csv_raw_blocks(reader, path), registry, report, source, settings)
+
+
+CSV_BLOCK = 5000  # rows read and validated together
+LABEL_SETS = 100_000  # distinct label sets remembered (each is one dict shared by its rows)
+
+
+@dataclass
+class _RawBlock:
+    """Rows as the csv module read them (an unreadable row is an ItemError in its place), and where
+    each run of rows starts: (index in rows, its line). Lines are worked out only for a bad row."""
+
+    rows: list
+    starts: list[tuple[int, int]]
+
+    def line(self, index: int) -> int:
+        first, line = max((s for s in self.starts if s[0] <= index), key=lambda s: s[0])
+        for row in self.rows[first:index]:
+            # a quoted cell may hold line breaks: its record spans more than one line
+            line += 1 if isinstance(row, ItemError) else 1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in row)
+        return line
+
+
+def _csv_raw_blocks(reader, path: Path) -> Iterator[_RawBlock]:
+    """Blocks of rows read by the csv module in C (one Python step per block, not per row)."""
+    done = False
+    while not done:
+        block = _RawBlock([], [(0, reader.line_num + 1)])
+        while len(block.rows) < CSV_BLOCK:
+            before = len(block.rows)
             try:
-                row = next(reader)
-            except StopIteration:
-                break
+                block.rows.extend(islice(reader, CSV_BLOCK - before))
             except csv.Error as exc:  # e.g. a cell over the field limit: this row only, the import goes on
-                line = max(line + 1, reader.line_num)
-                report.errors.append(ItemError(f"{path}:{line}", f"unreadable row: {exc}"))
+                block.rows.append(ItemError(f"{path}:{reader.line_num}", f"unreadable row: {exc}"))
+                block.starts.append((len(block.rows), reader.line_num + 1))
                 continue
             except UnicodeDecodeError as exc:
-                report.errors.append(ItemError(f"{path}:{line + 1}", f"unreadable row: {exc}"))
-                break  # the stream position is unknown after a decode error
-            line = reader.line_num
-            where = f"{path}:{line}"
-            try:
-                signal = _csv_signal(row, registry)
-            except (InvalidSignal, UnknownSignalType) as exc:
-                report.errors.append(ItemError(where, str(exc)))
+                block.rows.append(ItemError(f"{path}:{reader.line_num + 1}", f"unreadable row: {exc}"))
+                done = True  # the stream position is unknown after a decode error
+                break
+            if len(block.rows) == before:
+                done = True
+                break
+        if block.rows:
+            yield block
+
+
+def _csv_row_blocks(path: Path, header: list[str], blocks: Iterator[_RawBlock],
+                    registry: SignalRegistry, report: ImportReport, source: str | None,
+                    settings: Settings) -> Iterator[SignalRows]:
+    """The good rows of each block of the file, in columns; bad rows go to ``report`` in file order."""
+    width = len(header)
+    columns = {name: n for n, name in enumerate(header)}  # a repeated column name: the last one wins
+    type_col, signal_col, id_col = columns["signal_type"], columns["signal"], columns.get("id")
+    label_cols = [(name, n) for name, n in columns.items() if name and name not in (*CSV_REQUIRED, "id")]
+    limits = settings.limits
+    # Label names are the header's: checked once (any row then needs only its values' lengths checked).
+    names_ok = len(label_cols) <= limits.max_labels and all(len(name) <= 200 for name, _ in label_cols) and not isinstance(
+        _labels({name: "x" for name, _ in label_cols}, None, settings), str)
+    label_of = _label_sets([name for name, _ in label_cols], source)
+    cells_of = itemgetter(*[n for _, n in label_cols]) if len(label_cols) > 1 else None
+    types: dict[str, object] = {}
+    for raw in blocks:
+        rows = raw.rows
+        whole = not any(isinstance(row, ItemError) for row in rows) and min(map(len, rows)) >= width
+        checked = _block_signals(rows, type_col, signal_col, registry, types, width)
+        if whole and names_ok and not any(isinstance(v, Exception) for _, v in checked) and not any(
+                max(map(len, [row[n] for row in rows])) > limits.max_label_chars for _, n in label_cols):
+            # Every row is good: columns by list comprehension, labels one dict per distinct set.
+            if cells_of is not None:
+                known = label_of.known  # type: ignore[attr-defined]
+                labels = [known.get(cells) or label_of(cells) for cells in map(cells_of, rows)]
+            elif label_cols:
+                labels = [label_of((row[label_cols[0][1]],)) for row in rows]
+            else:
+                labels = [label_of(())] * len(rows)
+            types_col = [t for t, _ in checked]
+            values = [v for _, v in checked]
+            ids = [row[id_col].strip() for row in rows] if id_col is not None else [""] * len(rows)
+            if "" in ids:
+                ids = [i or default_item_id(t, v) for i, t, v in zip(ids, types_col, values)]
+            yield SignalRows(ids, types_col, values, labels)  # type: ignore[arg-type]
+            continue
+        out = SignalRows()
+        for index, (row, (type_name, value)) in enumerate(zip(rows, checked)):
+            if isinstance(row, ItemError):
+                report.errors.append(row)
                 continue
-            item_id = (row.get("id") or "").strip() or f"{signal.type}:{signal.value}"
-            labels = _labels({k: v for k, v in row.items() if k not in (*CSV_REQUIRED, "id") and k and v not in (None, "")},
-                             source, settings)
+            if not row:
+                continue  # a blank line, as csv.DictReader skips it
+            if len(row) < width:
+                row = row + [""] * (width - len(row))
+            if isinstance(value, Exception):
+                report.errors.append(ItemError(f"{path}:{raw.line(index)}", str(value)))
+                continue
+            labels = _labels({name: row[n] for name, n in label_cols if row[n]}, source, settings)
             if isinstance(labels, str):
-                report.errors.append(ItemError(where, labels))
+                report.errors.append(ItemError(f"{path}:{raw.line(index)}", labels))
                 continue
-            if pending is not None and pending.external_id == item_id:
-                pending.signals.append(signal)
-                continue
-            if pending is not None:
-                yield pending
-            pending = ItemUpsert(item_id, [signal], labels, None)
-        if pending is not None:
-            yield pending
+            out.ids.append((row[id_col].strip() if id_col is not None else "") or default_item_id(type_name, value))
+            out.types.append(type_name)
+            out.values.append(value)
+            out.labels.append(labels)
+        yield out
+
+
+def _label_sets(names: list[str], source: str | None) -> Callable[[tuple], dict]:
+    """Label cells -> the item's labels, one shared dict per distinct set of cells (hash lists
+    repeat a few entities and categories; the bulk loader then encodes each set once)."""
+    known: dict[tuple, dict] = {}
+
+    def labels_of(cells: tuple) -> dict:
+        labels = known.get(cells)
+        if labels is None:
+            if len(known) >= LABEL_SETS:
+                known.clear()
+            labels = {name: value for name, value in zip(names, cells) if value}
+            if source and "source" not in labels:
+                labels["source"] = source
+            known[cells] = labels
+        return labels
+
+    labels_of.known = known  # type: ignore[attr-defined]  # callers look up hits inline: no call per row
+    return labels_of
+
+
+def _block_signals(rows: list, type_col: int, signal_col: int, registry: SignalRegistry,
+                   types: dict[str, object], width: int) -> list[tuple[str, str | Exception]]:
+    """(signal type, canonical value or the error) per row of a block, validated a type at a time."""
+    if any(isinstance(row, ItemError) for row in rows) or min(map(len, rows)) < width:
+        rows = [row + [""] * (width - len(row)) if not isinstance(row, ItemError) else [""] * width for row in rows]
+    canonical: dict[str, str] = {}  # a list's names for a type (HASH_TMK, TMK+PDQF, ...), mapped once per block
+    names = [canonical.get(raw) or canonical.setdefault(raw, canonical_type_name(raw)) for raw in (row[type_col] for row in rows)]
+    out: list[tuple[str, str | Exception]] = [("", InvalidSignal("empty signal_type"))] * len(rows)
+    by_type: dict[str, list[int]] = {}
+    if len(set(names)) == 1:
+        by_type[names[0]] = list(range(len(rows)))
+    else:
+        for n, name in enumerate(names):
+            by_type.setdefault(name, []).append(n)
+    for name, where in by_type.items():
+        if not name:
+            continue
+        if name not in types:
+            try:
+                types[name] = registry.get(name)
+            except UnknownSignalType as exc:
+                types[name] = exc
+        signal_type = types[name]
+        if isinstance(signal_type, Exception):
+            for n in where:
+                out[n] = (name, signal_type)
+            continue
+        values = validate_many(signal_type, [rows[n][signal_col] for n in where])  # type: ignore[arg-type]
+        if len(where) == len(rows):
+            return [(name, value) for value in values]
+        for n, value in zip(where, values):
+            out[n] = (name, value)
+    return out
 
 
 def _stix_items(path: Path, registry: SignalRegistry, report: ImportReport, source: str | None,
@@ -225,9 +375,11 @@ def _stix_items(path: Path, registry: SignalRegistry, report: ImportReport, sour
         for given in update.signals:
             try:
                 if isinstance(given, Signal):
-                    signals.append(Signal(given.type, registry.get(given.type).validate(given.value), given.quality, given.meta))
+                    name = canonical_type_name(given.type)
+                    signals.append(Signal(name, registry.get(name).validate(given.value), given.quality, given.meta))
                 else:
-                    signals.append(Signal(given[0], registry.get(given[0]).validate(given[1])))
+                    name = canonical_type_name(given[0])
+                    signals.append(Signal(name, registry.get(name).validate(given[1])))
             except (InvalidSignal, UnknownSignalType) as exc:
                 report.errors.append(ItemError(item_id, str(exc)))
         if not signals:
@@ -255,14 +407,6 @@ def _labels(given: dict, source: str | None, settings: Settings) -> dict | str:
         return ItemLabels(**labels).compact()
     except (ValidationError, TypeError) as exc:
         return f"labels are not valid ({str(exc).splitlines()[0][:200]}); label values are strings"
-
-
-def _csv_signal(row: dict, registry: SignalRegistry) -> Signal:
-    type_name = (row.get("signal_type") or "").strip().lower()
-    if not type_name:
-        raise InvalidSignal("empty signal_type")
-    signal_type = registry.get(type_name)
-    return Signal(type_name, signal_type.validate(row.get("signal") or ""))
 
 
 def _flush_all(banks: BankService, bank_name: str, items: Iterator[ItemUpsert], report: ImportReport, progress: Progress) -> None:

@@ -12,10 +12,11 @@ workflow can include them in its own transaction.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Text, cast, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +27,9 @@ from crossmatch.signals.base import Signal
 from crossmatch.signals.registry import SignalRegistry
 from crossmatch.store.db import on_commit, serialise_bank_writes, transaction
 from crossmatch.store.models import Bank, BankItem, SignalChange, SignalRow
+
+if TYPE_CHECKING:
+    from crossmatch.banks.bulk import SignalRows
 
 MAX_EXTERNAL_ID = 500  # bank_items.external_id is VARCHAR(500); PostgreSQL refuses longer
 
@@ -193,28 +197,62 @@ class BankService:
 
     def bulk_upsert(self, bank_name: str, items: Iterable[ItemUpsert], progress: Callable[[int], None] = lambda n: None,
                     error: Callable[[str, str], None] = lambda item, why: None) -> dict[str, int]:
-        """A whole hash list in one transaction through a staging table (crossmatch/banks/bulk.py):
-        the same rules as :meth:`upsert_items`, many times faster for large lists; a bad item is
+        """Items in one transaction through a staging table (crossmatch/banks/bulk.py): the same
+        rules as :meth:`upsert_items`, many times faster for large batches; a bad item is
         reported through ``error(item, reason)`` and the load goes on."""
-        from crossmatch.banks.bulk import bulk_load
+        from crossmatch.banks.bulk import chunks, stage_from_items
         from crossmatch.flood.lowinfo import flag_items
 
-        def prepare(batch: list[ItemUpsert]) -> list[ItemUpsert]:
-            kept = []
-            for item in batch:
-                if not item.external_id:
-                    error("(no id)", "every bank item needs a non-empty id")
-                elif len(item.external_id) > MAX_EXTERNAL_ID:
-                    error(item.external_id[:80], f"item id is {len(item.external_id)} characters; ids may have at most {MAX_EXTERNAL_ID}")
-                else:
-                    kept.append(item)
-            return flag_items(kept, self._min_quality)
+        def staged() -> Iterator[list[tuple]]:
+            for batch in chunks(items):
+                kept = []
+                for item in batch:
+                    why = self._bad_id(item.external_id)
+                    if why:
+                        error(item.external_id[:80] or "(no id)", why)
+                    else:
+                        kept.append(item)
+                yield stage_from_items(flag_items(kept, self._min_quality))
+
+        return self._bulk(bank_name, staged(), progress)
+
+    def bulk_load_rows(self, bank_name: str, blocks: Iterable["SignalRows"], progress: Callable[[int], None] = lambda n: None,
+                       error: Callable[[str, str], None] = lambda item, why: None) -> dict[str, int]:
+        """A hash list given as column blocks (:class:`crossmatch.banks.bulk.SignalRows`, one row per
+        signal; rows sharing an id are one item), by the rules of :meth:`bulk_upsert`."""
+        from crossmatch.banks.bulk import row_chunks, stage_from_rows
+        from crossmatch.flood.lowinfo import LABEL, flag_rows
+
+        def staged() -> Iterator[list[tuple]]:
+            for rows in row_chunks(blocks):
+                if max(map(len, rows.ids), default=0) > MAX_EXTERNAL_ID or "" in rows.ids:
+                    wanted = []
+                    for external_id in rows.ids:
+                        why = self._bad_id(external_id)
+                        if why:
+                            error(external_id[:80] or "(no id)", why)
+                        wanted.append(not why)
+                    rows = rows.keep(wanted)
+                yield stage_from_rows(rows, flag_rows(rows.ids, rows.types, rows.values), LABEL)
+
+        return self._bulk(bank_name, staged(), progress)
+
+    def _bulk(self, bank_name: str, staged: Iterable[list[tuple]], progress: Callable[[int], None]) -> dict[str, int]:
+        from crossmatch.banks.bulk import bulk_load
 
         with self._sessions.begin() as session:
             serialise_bank_writes(session)
-            counts = bulk_load(session.connection(), self.get_bank(bank_name, session).id, items, prepare, progress)
+            counts = bulk_load(session.connection(), self.get_bank(bank_name, session).id, staged, progress)
             self._changed(session)
         return {"added": counts.added, "updated": counts.updated, "unchanged": counts.unchanged}
+
+    @staticmethod
+    def _bad_id(external_id: str) -> str | None:
+        if not external_id:
+            return "every bank item needs a non-empty id"
+        if len(external_id) > MAX_EXTERNAL_ID:
+            return f"item id is {len(external_id)} characters; ids may have at most {MAX_EXTERNAL_ID}"
+        return None
 
     def list_items(self, bank_name: str, limit: int = 100, offset: int = 0) -> list[BankItem]:
         bank = self.get_bank(bank_name)
@@ -292,26 +330,36 @@ class BankService:
 
     def iter_signals(self, signal_type: str, batch: int = 50_000) -> Iterator[tuple[int, Signal]]:
         """Every stored signal of a type, streamed in id order."""
+        for rows in self._signal_batches(signal_type, batch, SignalRow.quality, _meta_text()):
+            for sid, value, quality, meta in rows:
+                yield sid, Signal(signal_type, value, quality, _meta(meta))
+
+    def iter_signal_values(self, signal_type: str, batch: int = 50_000) -> Iterator[tuple[list[int], list[str]]]:
+        """Every stored signal of a type as (ids, values) columns per batch, in id order: what an
+        index that needs only values (:class:`~crossmatch.index.brute.ExactIndex`) builds from."""
+        for rows in self._signal_batches(signal_type, batch):
+            yield [row[0] for row in rows], [row[1] for row in rows]
+
+    def _signal_batches(self, signal_type: str, batch: int, *more) -> Iterator[list]:
         last = 0
         while True:
             with self._sessions() as session:
-                rows = session.execute(
-                    select(SignalRow.id, SignalRow.value, SignalRow.quality, SignalRow.meta)
+                rows = session.connection().execute(
+                    select(SignalRow.id, SignalRow.value, *more)
                     .where(SignalRow.type == signal_type, SignalRow.id > last)
                     .order_by(SignalRow.id)
                     .limit(batch)
                 ).all()
             if not rows:
                 return
-            for sid, value, quality, meta in rows:
-                yield sid, Signal(signal_type, value, quality, meta or {})
+            yield rows
             last = rows[-1][0]
 
     def changes_since(self, signal_type: str, seq: int) -> tuple[list[tuple[int, Signal]], list[int], int]:
         """(signals added, signal ids removed, newest seq) for one type after ``seq``."""
         with self._sessions() as session:
             rows = session.execute(
-                select(SignalChange.seq, SignalChange.signal_id, SignalChange.op, SignalRow.value, SignalRow.quality, SignalRow.meta)
+                select(SignalChange.seq, SignalChange.signal_id, SignalChange.op, SignalRow.value, SignalRow.quality, _meta_text())
                 .outerjoin(SignalRow, SignalRow.id == SignalChange.signal_id)
                 .where(SignalChange.type == signal_type, SignalChange.seq > seq)
                 .order_by(SignalChange.seq)
@@ -323,7 +371,7 @@ class BankService:
             newest = change_seq
             if op == "add":
                 if value is not None:  # None: deleted since; its "remove" follows in the log
-                    added[sid] = Signal(signal_type, value, quality, meta or {})
+                    added[sid] = Signal(signal_type, value, quality, _meta(meta))
             else:
                 added.pop(sid, None)
                 removed.append(sid)
@@ -350,3 +398,12 @@ class BankService:
             return check_bank_name(name)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
+
+
+def _meta_text():
+    """Signal meta as the stored JSON text: nearly all of it is ``{}``, which needs no JSON decoding."""
+    return cast(SignalRow.meta, Text)
+
+
+def _meta(text: str | None) -> dict[str, Any]:
+    return {} if text is None or text == "{}" else (json.loads(text) or {})

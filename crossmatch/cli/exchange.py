@@ -73,7 +73,7 @@ def add(
                              "pytx: a python-threatexchange exchange (ThreatExchange, TCAP, NCMEC, local_file, sample...)."),
     bank: str = typer.Option(..., "--bank", metavar="BANK", help="Bank the exchange fills (create it first with `crossmatch bank create`)."),
     config: list[str] = typer.Option([], "--config", "-c", metavar="KEY=VALUE", help="path=FILE (file, stix); api=NAME, collab.KEY=VALUE, "
-                                     "base_url=URL, credentials_env=VAR (pytx). Repeatable."),
+                                     "base_url=URL, credentials_env=VAR, feedback_reason=GUID (pytx). Repeatable."),
     interval: int = typer.Option(3600, "--interval", metavar="SECONDS", help="Seconds between scheduled syncs in the server; 0 = manual only."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -139,8 +139,9 @@ def feedback(
     dry_run: bool = typer.Option(False, "--dry-run", help="List the verdicts that would be sent; send nothing."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Send reviewers' verdicts (true / false positive, with the decision note) on this exchange's items
-    back to it, where its API takes opinions; each verdict is sent once, failures are retried on the next run."""
+    """Send reviewers' verdicts (true / false positive) on this exchange's items back to it through its own
+    client's feedback call (ThreatExchange reactions, NCMEC votes; docs/exchange.md); each verdict is sent
+    once, failures are retried on the next run."""
     from crossmatch.cli.serve import cli_actor
     from crossmatch.exchange.feedback import push
 

@@ -140,6 +140,9 @@ def lookup_cmd(
     from crossmatch.engine import ScanResult
     from crossmatch.signals.base import Signal
 
+    from crossmatch.signals.registry import canonical_type_name
+
+    signal_type = canonical_type_name(signal_type)  # a list's name for it (HASH_TMK, video_tmk_pdqf...) works too
     with opened(ctx, as_json) as cx:
         try:
             canonical = cx.registry.get(signal_type).validate(value)

@@ -23,7 +23,8 @@ from crossmatch.store.models import BankItem, SignalRow
 
 FORMATS = ("jsonl", "csv", "te", "stix")
 # crossmatch type -> ThreatExchange indicator type (pytx's INDICATOR_TYPE of the same signal).
-TE_TYPES = {"pdq": "HASH_PDQ", "md5": "HASH_MD5", "video_md5": "HASH_VIDEO_MD5", "sha256": "HASH_SHA256", "url": "URI"}
+TE_TYPES = {"pdq": "HASH_PDQ", "md5": "HASH_MD5", "video_md5": "HASH_VIDEO_MD5", "sha256": "HASH_SHA256", "url": "URI",
+            "tmk_pdqf": "HASH_TMK"}
 TE_PREFIX = "crossmatch:"
 # Signal types no partner reads (crossmatch's own ORB keypoints, ~13 KB per image): exported only on request.
 LOCAL_TYPES = frozenset({"keypoints"})

@@ -9,16 +9,18 @@ because unchanged items are simply seen again).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from crossmatch.exchange.base import Checkpoint, Delta, SourceError, Update
-from crossmatch.exchange.formats import RESERVED, csv_unescape, looks_like_formula, parse_bool, parse_count
+from crossmatch.exchange.formats import RESERVED, allow_long_csv_cells, csv_unescape, looks_like_formula, parse_bool, parse_count
 from crossmatch.items import ItemError
 from crossmatch.signals.base import Signal
+from crossmatch.signals.registry import canonical_type_name
 
-BATCH = 1000
+BATCH = 10_000  # items per delta: one staging-table load and one checkpoint each
 
 
 class Truncated(ItemError):
@@ -118,13 +120,13 @@ def update_from_json(record: Any) -> Update:
     elif "indicator" in record and "type" in record:
         return _update_from_te(record)
     elif "signal_type" in record and "signal" in record:
-        pairs = [(str(record["signal_type"]), str(record["signal"]))]
+        pairs = [(canonical_type_name(record["signal_type"]), str(record["signal"]))]
         labels = {k: v for k, v in record.items() if k not in RESERVED and v not in (None, "")}
     else:
         raise ValueError('a line needs "signals" (a list) or "signal_type" and "signal"')
     item_id = str(record.get("id") or "")
     if not item_id and pairs:
-        item_id = f"{pairs[0][0]}:{pairs[0][1]}"
+        item_id = default_item_id(pairs[0][0], pairs[0][1])
     if not item_id:
         raise ValueError("item has no id and no signals")
     opinions = record.get("opinions")
@@ -155,12 +157,13 @@ def _update_from_te(record: dict[str, Any]) -> Update:
         labels["tags"] = [t for t in str(record["tags"]).split(",") if t]
     opinions = meta.get("opinions") or {}
     counts = (int(opinions.get("confirmed", 0)), int(opinions.get("rejected", 0))) if opinions else None
-    item_id = str(meta.get("id") or f"{signal[0]}:{signal[1]}")
+    item_id = str(meta.get("id") or default_item_id(*signal))
     return Update(item_id, [signal], labels, opinions=counts, enabled=bool(meta.get("enabled", True)))
 
 
 def _csv_records(handle: BinaryIO, path: Path, offset: int) -> Iterator[tuple[Update | ItemError, int]]:
     """Rows ``signal_type,signal[,id][,labels...]``; consecutive rows sharing an id form one item."""
+    allow_long_csv_cells()
     handle.seek(0)
     header_line = handle.readline()
     try:
@@ -232,11 +235,11 @@ def _csv_rows(handle: BinaryIO, path: Path, offset: int, lines_before: int | Non
 
 
 def _update_from_row(fields: dict[str, str]) -> Update:
-    signal_type = fields.get("signal_type", "").strip().lower()
+    signal_type = canonical_type_name(fields.get("signal_type", ""))
     signal = fields.get("signal", "").strip()
     if not signal_type or not signal:
         raise ValueError("empty signal_type or signal")
-    item_id = fields.get("id", "").strip() or f"{signal_type}:{signal}"
+    item_id = fields.get("id", "").strip() or default_item_id(signal_type, signal)
     labels: dict[str, Any] = {k: v for k, v in fields.items() if k and k not in RESERVED and v != ""}
     extra = fields.get("extra_labels", "")
     if extra:
@@ -261,6 +264,16 @@ def _update_from_row(fields: dict[str, str]) -> Update:
                   enabled=parse_bool(fields.get("enabled")))
 
 
+def default_item_id(type_name: Any, value: Any) -> str:
+    """The id of a list row that has none: type and value, or for huge values (a TMK hash is 350 KB)
+    type and the value's SHA-256, so ids stay short and the same row always gets the same id.
+    The bound is above every other type's values (keypoints: ~13 KB), whose ids stay as they were."""
+    type_name, value = str(type_name), str(value)
+    if len(value) <= 65_536:
+        return f"{type_name}:{value}"
+    return f"{type_name}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
 def _signal(type_name: Any, value: Any, quality: Any = None, meta: Any = None) -> Signal:
     if quality not in (None, ""):
         try:
@@ -269,7 +282,7 @@ def _signal(type_name: Any, value: Any, quality: Any = None, meta: Any = None) -
             raise ValueError(f"signal quality must be a whole number, got {str(quality)[:20]!r}") from None
     if meta is not None and not isinstance(meta, dict):
         raise ValueError("signal meta must be an object")
-    return Signal(str(type_name).strip().lower(), str(value).strip(), quality if quality != "" else None, meta or {})
+    return Signal(canonical_type_name(type_name), str(value).strip(), quality if quality != "" else None, meta or {})
 
 
 def formula_warnings(update: Update) -> list[str]:

@@ -9,8 +9,19 @@ Spreadsheet formulas in CSV cells are neutralised on export with a leading
 
 from __future__ import annotations
 
+import csv
 import json
 from typing import Any
+
+# Python's csv refuses cells over 128 KiB; a TMK+PDQF hash is 351,125 characters. 4 MiB still
+# bounds what one hostile cell can cost.
+MAX_CSV_CELL = 4 * 1024 * 1024
+
+
+def allow_long_csv_cells() -> None:
+    """Raise the csv module's cell limit (process-wide, only ever raised) before reading a hash list."""
+    if csv.field_size_limit() < MAX_CSV_CELL:
+        csv.field_size_limit(MAX_CSV_CELL)
 
 CORE_LABELS = ("entity", "outlet", "category", "language", "source", "first_seen", "notes")
 CSV_COLUMNS = ("signal_type", "signal", "id", *CORE_LABELS, "enabled", "confirmed_count", "rejected_count",

@@ -29,6 +29,7 @@ TYPE_MAP = {"pdq": "pdq", "video_md5": "video_md5", "url": "url", "md5": "md5", 
 # pytx's raw_text signals are the text itself: crossmatch hashes them as text_near and keeps no text.
 RAW_TEXT = "raw_text"
 TextHasher = Callable[[str, str], list[Signal]]
+MAX_KEY = 500  # bank item ids (banks.service.MAX_EXTERNAL_ID)
 # Metadata too bulky or redundant to keep as labels.
 _DROP = {"fingerprints"}
 
@@ -55,15 +56,51 @@ def pytx_signal_types() -> list[type]:
     from threatexchange.signal_type.raw_text import RawTextSignal
     from threatexchange.signal_type.url import URLSignal
 
-    return [PdqSignal, VideoMD5Signal, URLSignal, RawTextSignal]
+    return [PdqSignal, VideoMD5Signal, URLSignal, RawTextSignal, _tmk_signal_type()]
+
+
+def _tmk_signal_type() -> type:
+    """TMK+PDQF as python-threatexchange sees it, so its ThreatExchange client keeps HASH_TMK
+    descriptors (the library only plans the type). Only converts: hashing and matching are ours."""
+    from threatexchange.content_type.video import VideoContent
+    from threatexchange.exchanges.impl.fb_threatexchange_signal import HasFbThreatExchangeIndicatorType
+    from threatexchange.signal_type import signal_base
+
+    from crossmatch.signals import tmk_features
+
+    class TmkPdqfSignal(signal_base.SimpleSignalType, HasFbThreatExchangeIndicatorType):
+        INDICATOR_TYPE = "HASH_TMK"
+
+        @classmethod
+        def get_name(cls) -> str:
+            return "tmk_pdqf"
+
+        @classmethod
+        def get_content_types(cls) -> list:
+            return [VideoContent]
+
+        @classmethod
+        def validate_signal_str(cls, signal_str: str) -> str:
+            return tmk_features.encode_value(tmk_features.decode_value(signal_str))
+
+        @classmethod
+        def compare_hash(cls, hash1: str, hash2: str):  # never used: crossmatch's own type matches
+            raise NotImplementedError("TMK+PDQF is matched by crossmatch's tmk_pdqf type")
+
+        @staticmethod
+        def get_examples() -> list[str]:
+            return []
+
+    return TmkPdqfSignal
 
 
 class PytxSource:
     """``config``: ``api``, ``collab`` (the library's collaboration config fields),
-    optional ``base_url`` (ThreatExchange / TCAP endpoint), ``credentials_env``
+    optional ``base_url`` (ThreatExchange / TCAP / NCMEC endpoint), ``credentials_env``
     (environment variable holding the credential string; default: the
     library's own lookup, e.g. TX_ACCESS_TOKEN, PYTX_TAT_CREDENTIALS) and
-    ``timeout_s``.  ``text_hasher(key, text)`` turns pytx ``raw_text``
+    ``timeout_s``; ``feedback_reason`` (NCMEC: the reason id sent with a false positive, see
+    crossmatch/exchange/feedback.py).  ``text_hasher(key, text)`` turns pytx ``raw_text``
     records into ``text_near`` signals (without one they are reported as bad records)."""
 
     def __init__(self, name: str, api_cls: type, collab: Any, config: dict[str, Any], text_hasher: TextHasher | None = None) -> None:
@@ -89,8 +126,8 @@ class PytxSource:
         defaults = {"name": name, "api": api_cls.get_name(), "enabled": True}
         kwargs = {**{k: v for k, v in defaults.items() if k in fields}, **given}
         try:
-            collab = collab_cls(**kwargs)
-        except TypeError as exc:
+            collab = collab_cls(**_enums(collab_cls, kwargs))
+        except (TypeError, ValueError) as exc:
             raise InvalidInput(f"exchange {name!r}: collab settings for {api_name} are incomplete: {exc}") from None
         return cls(name, api_cls, collab, config, text_hasher)
 
@@ -161,8 +198,12 @@ class PytxSource:
             return self.api_cls(client, self.collab)
         if name == "tat":
             return self.api_cls(creds.username, creds.password, base_url=base_url, timeout=float(self.config.get("timeout_s", 60)))
+        if name == "ncmec" and base_url:
+            from crossmatch.exchange.ncmec import NCMECExchangeAPI
+
+            return NCMECExchangeAPI(self.collab, creds.user, creds.password, base_url)
         if base_url:
-            raise SourceError(f"exchange {self.name!r}: base_url is only supported for fb_threatexchange and tat")
+            raise SourceError(f"exchange {self.name!r}: base_url is only supported for fb_threatexchange, tat and ncmec")
         return self.api_cls.for_collab(self.collab, creds) if creds is not None else self.api_cls.for_collab(self.collab)
 
     def _restore(self, checkpoint: Checkpoint) -> Any:
@@ -191,11 +232,34 @@ class PytxSource:
         return signals
 
 
+def _enums(collab_cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Enum settings given as text (NCMEC's ``environment``: a name such as ``test_Industry``, or its URL)."""
+    import typing
+
+    hints = typing.get_type_hints(collab_cls)
+    out = dict(kwargs)
+    for key, value in kwargs.items():
+        kind = hints.get(key)
+        if isinstance(kind, type) and issubclass(kind, enum.Enum) and isinstance(value, str):
+            if value in kind.__members__:
+                out[key] = kind[value]
+            else:
+                try:
+                    out[key] = kind(value)
+                except ValueError:
+                    raise ValueError(f"{key} must be one of {', '.join(kind.__members__)}, not {value!r}") from None
+    return out
+
+
 def _key(key: Any) -> str:
     if isinstance(key, tuple) and len(key) == 2 and key[0] == RAW_TEXT:
         # The source key is stored: a digest, so the bank keeps no copy of the text.
         return f"{RAW_TEXT}:sha256:{hashlib.sha256(str(key[1]).encode()).hexdigest()[:32]}"
-    return ":".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
+    joined = ":".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
+    if len(joined) > MAX_KEY and isinstance(key, tuple) and len(key) == 2:
+        # A TMK hash is 351,125 characters; item ids hold 500. Shorter keys stay as they always were.
+        return f"{key[0]}:sha256:{hashlib.sha256(str(key[1]).encode()).hexdigest()}"
+    return joined
 
 
 def text_near_hasher(registry: Any) -> TextHasher:

@@ -25,9 +25,9 @@ def build_source(exchange: Exchange, registry: Any = None) -> Source:
     """The exchange's source; ``registry`` lets pytx sources hash raw_text records as text_near."""
     config = exchange.config or {}
     if exchange.kind == "file":
-        from crossmatch.exchange.file_source import FileSource
+        from crossmatch.exchange.file_source import BATCH, FileSource
 
-        return FileSource(exchange.name, _required(config, "path", exchange.name), config.get("format"), int(config.get("batch", 1000)))
+        return FileSource(exchange.name, _required(config, "path", exchange.name), config.get("format"), int(config.get("batch", BATCH)))
     if exchange.kind == "stix":
         from crossmatch.exchange.stix_io import StixSource
 

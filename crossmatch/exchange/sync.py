@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from crossmatch.banks.service import BankService, ItemUpsert
 from crossmatch.errors import CrossmatchError, InvalidInput
@@ -24,7 +24,7 @@ from crossmatch.exchange.vectors import dequantize
 from crossmatch.exchange.models import Exchange, ExchangeItem
 from crossmatch.items import ItemError
 from crossmatch.signals.base import InvalidSignal, Signal
-from crossmatch.signals.registry import RegistryError, SignalRegistry
+from crossmatch.signals.registry import RegistryError, SignalRegistry, canonical_type_name
 from crossmatch.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,7 @@ class Syncer:
         signals: list[Signal] = []
         for given in upd.signals:
             sig = given if isinstance(given, Signal) else Signal(given[0], given[1])
+            sig = Signal(canonical_type_name(sig.type), sig.value, sig.quality, sig.meta)
             try:
                 if sig.meta.get("quantized"):
                     sig = dequantize(sig)
@@ -180,23 +181,25 @@ class Syncer:
 
     @staticmethod
     def _write_map(session, exchange_id: int, run: int, entries: dict[str, tuple[str, dict]]) -> None:
-        keys = list(entries)
-        for start in range(0, len(keys), 900):
-            chunk = keys[start : start + 900]
-            existing = dict(session.execute(select(ExchangeItem.source_key, ExchangeItem.id).where(
-                ExchangeItem.exchange_id == exchange_id, ExchangeItem.source_key.in_(chunk))).all())
-            new_rows, changed = [], []
-            for key in chunk:
-                external_id, labels = entries[key]
-                values = {"external_id": external_id, "labels": labels, "deleted": False, "last_seen_run": run}
-                if key in existing:
-                    changed.append({"id": existing[key], **values, "updated_at": utcnow()})
-                else:
-                    new_rows.append({"exchange_id": exchange_id, "source_key": key, **values})
-            if changed:  # bulk UPDATE by primary key, no ORM objects loaded
-                session.execute(update(ExchangeItem), changed)
-            if new_rows:
-                session.execute(insert(ExchangeItem), new_rows)
+        """One upsert per delta on (exchange, source key), no read first: a read of the existing
+        keys was planned as a scan of the exchange's rows per key on a freshly loaded table."""
+        if not entries:
+            return
+        table = ExchangeItem.__table__
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        stmt = upsert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.exchange_id, table.c.source_key],
+            set_={name: stmt.excluded[name] for name in ("external_id", "labels", "deleted", "last_seen_run", "updated_at")})
+        now = utcnow()
+        session.connection().execute(stmt, [
+            {"exchange_id": exchange_id, "source_key": key, "external_id": external_id, "labels": labels,
+             "deleted": False, "last_seen_run": run, "updated_at": now}
+            for key, (external_id, labels) in entries.items()])
 
     def _sweep(self, exchange: Exchange, run: int, report: SyncReport) -> None:
         """After a complete snapshot run: records not seen in it were removed at the source."""

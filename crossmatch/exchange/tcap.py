@@ -16,7 +16,8 @@ from threatexchange.exchanges.clients.techagainstterrorism.api import TATHashLis
 from threatexchange.exchanges.impl.techagainstterrorism_api import TATCheckpoint, TATSignalExchangeAPI
 
 ENTRY_FIELDS = tuple(TATHashListEntry.__dataclass_fields__)
-ALGORITHMS = {"PDQ": "pdq", "MD5": "md5", "SHA256": "sha256", "SHA-256": "sha256", "SHA512": "sha512", "SHA-512": "sha512"}
+ALGORITHMS = {"PDQ": "pdq", "MD5": "md5", "SHA256": "sha256", "SHA-256": "sha256", "SHA512": "sha512", "SHA-512": "sha512",
+              "TMK": "tmk_pdqf", "TMK+PDQF": "tmk_pdqf", "TMK_PDQF": "tmk_pdqf"}
 # TCAP field names that carry the producing entity, under our label name.
 ENTITY_FIELDS = ("entity", "group", "terrorist_entity", "organisation", "organization")
 

@@ -45,3 +45,14 @@ def flag_items(items: list, min_quality_of: Any) -> list:
                 item.labels = {**(item.labels or {}), LABEL: reason}
                 break
     return items
+
+
+def flag_rows(ids: list[str], types: list[str], values: list[str]) -> dict[str, str]:
+    """The low-information reason per item id of a hash list given in columns (the first such
+    signal of an item gives it). Rows carry no quality, so only types judged by their bits count."""
+    reasons: dict[str, str] = {}
+    for n in [n for n, signal_type in enumerate(types) if signal_type == "pdq"]:
+        reason = low_information(types[n], values[n])
+        if reason and ids[n] not in reasons:
+            reasons[ids[n]] = reason
+    return reasons

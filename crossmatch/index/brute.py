@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from crossmatch.signals.base import IndexHit, Metric, Signal, within
 
@@ -48,29 +48,57 @@ class BruteForceIndex:
 
 
 class ExactIndex:
-    """Equality lookups (md5, sha256, url): a dict from value to signal ids."""
+    """Equality lookups (md5, sha256, url): a dict from value to signal id(s).
+
+    A value held by one signal (nearly all of a hash list) maps to its id, not to a set of one:
+    a million one-element sets cost more memory and build time than the dicts themselves.
+    """
 
     def __init__(self) -> None:
-        self._by_value: dict[str, set[int]] = {}
+        self._by_value: dict[str, int | set[int]] = {}
         self._value_of: dict[int, str] = {}
 
     def add(self, entries: Iterable[tuple[int, Signal]]) -> None:
-        for signal_id, signal in entries:
-            self.remove([signal_id])
-            self._by_value.setdefault(signal.value, set()).add(signal_id)
-            self._value_of[signal_id] = signal.value
+        entries = list(entries)
+        self.add_values([signal_id for signal_id, _ in entries], [signal.value for _, signal in entries])
+
+    def add_values(self, signal_ids: Sequence[int], values: Sequence[str]) -> None:
+        """Add (or move) signals given as two columns: dict building in C for a whole hash list."""
+        again = self._value_of.keys() & set(signal_ids)
+        if again:
+            self.remove(again)
+        fresh = dict(zip(values, signal_ids))
+        if len(fresh) == len(values) and not (fresh.keys() & self._by_value.keys()):
+            self._by_value.update(fresh)  # every value new: the whole batch in C
+        else:
+            for signal_id, value in zip(signal_ids, values):
+                held = self._by_value.get(value)
+                if held is None:
+                    self._by_value[value] = signal_id
+                elif isinstance(held, set):
+                    held.add(signal_id)
+                elif held != signal_id:
+                    self._by_value[value] = {held, signal_id}
+        self._value_of.update(zip(signal_ids, values))
 
     def remove(self, signal_ids: Iterable[int]) -> None:
         for signal_id in signal_ids:
             value = self._value_of.pop(signal_id, None)
-            if value is not None:
-                ids = self._by_value[value]
-                ids.discard(signal_id)
-                if not ids:
-                    del self._by_value[value]
+            if value is None:
+                continue
+            held = self._by_value[value]
+            if isinstance(held, set):
+                held.discard(signal_id)
+                if len(held) == 1:
+                    self._by_value[value] = next(iter(held))
+            else:
+                del self._by_value[value]
 
     def query(self, signal: Signal, threshold: float) -> list[IndexHit]:
-        return [IndexHit(i, distance=0.0) for i in sorted(self._by_value.get(signal.value, ()))]
+        held = self._by_value.get(signal.value)
+        if held is None:
+            return []
+        return [IndexHit(i, distance=0.0) for i in (sorted(held) if isinstance(held, set) else [held])]
 
     def __len__(self) -> int:
         return len(self._value_of)

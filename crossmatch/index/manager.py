@@ -367,14 +367,19 @@ class IndexManager:
         # Take the change number first: changes racing with the full read are re-applied, harmlessly.
         latest = self._banks.latest_change()
         index = _empty_index(signal_type)
-        batch: list = []
-        for entry in self._banks.iter_signals(signal_type.name, batch=READ_BATCH):
-            batch.append(entry)
-            if len(batch) >= READ_BATCH:
+        add_values = getattr(index, "add_values", None)
+        if add_values is not None:  # an index of values alone: no Signal object per stored row
+            for ids, values in self._banks.iter_signal_values(signal_type.name, batch=READ_BATCH):
+                add_values(ids, values)
+        else:
+            batch: list = []
+            for entry in self._banks.iter_signals(signal_type.name, batch=READ_BATCH):
+                batch.append(entry)
+                if len(batch) >= READ_BATCH:
+                    index.add(batch)
+                    batch = []
+            if batch:
                 index.add(batch)
-                batch = []
-        if batch:
-            index.add(batch)
         compact = getattr(index, "compact", None)
         if compact is not None:
             compact()  # published bases are never changed again

@@ -10,6 +10,7 @@ a :class:`ContentError` naming the item and the reason, so a batch goes on.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -95,6 +96,12 @@ def hash_video(path: Path, item: str, settings: VideoSettings, seconds_per_hash:
     if not frames:
         raise ContentError(f"{item}: no video frames could be decoded")
     return VideoHash(frames, float(out["duration"]), int(out["width"]), int(out["height"]), out.get("warning"))
+
+
+def hash_tmk(path: Path, item: str, settings: VideoSettings, ffmpeg: str) -> bytes:
+    """The reference TMK+PDQF ``.tmk`` bytes of the video (tmkpy + ffmpeg), in the same limited child."""
+    out = _run_child(item, settings, {"op": "tmk", "path": str(path), "ffmpeg": ffmpeg})
+    return base64.b64decode(out["tmk"])
 
 
 def sample_frames(path: Path, item: str, settings: VideoSettings, every_s: float, max_frames: int,
@@ -244,10 +251,34 @@ def _child_frames(req: dict[str, Any]) -> dict[str, Any]:
     return {"frames": out}
 
 
+def _child_tmk(req: dict[str, Any]) -> dict[str, Any]:
+    import shlex
+
+    try:
+        import tmkpy
+    except ImportError as exc:  # said here: the caller's ImportError handler means "out of memory"
+        raise ValueError(f"tmkpy could not be loaded ({exc}); install crossmatch[tmk]") from None
+    container, _stream, _duration = _probe(req["path"], req["limits"])  # refuse non-video and oversized input first
+    container.close()
+    with tempfile.TemporaryDirectory(prefix="crossmatch-tmk-") as tmp:
+        # tmkpy runs "<ffmpeg> -nostdin -i <file> ..." through a shell, unquoted: give it a name we chose.
+        video = Path(tmp) / "input"
+        video.symlink_to(Path(req["path"]).resolve())
+        ffmpeg = f"{shlex.quote(req['ffmpeg'])} -loglevel error"
+        features = tmkpy.hashVideo(shlex.quote(str(video)), ffmpeg)
+        if features.getFrameFeatureCount() < 1:
+            raise ValueError("ffmpeg decoded no frames for TMK (corrupt, truncated or not a video)")
+        out = Path(tmp) / "out.tmk"
+        if not features.writeToOutputFile(str(out), "crossmatch"):
+            raise ValueError("tmkpy could not write the TMK features")
+        return {"tmk": base64.b64encode(out.read_bytes()).decode(), "frames": features.getFrameFeatureCount()}
+
+
 def _child_main() -> None:
     req = json.loads(sys.stdin.read())
     try:
-        result = _child_hash(req) if req["op"] == "hash" else _child_frames(req)
+        op = {"hash": _child_hash, "tmk": _child_tmk}.get(req["op"], _child_frames)
+        result = op(req)
     except (MemoryError, ImportError):  # under RLIMIT_AS even loading the decoder's libraries can fail
         result = {"error": f"video decoding ran out of its memory limit ({req['limits']['max_memory_mb']} MB)"}
     except (ValueError, OSError) as exc:

@@ -23,6 +23,7 @@ def aware(value: datetime | None) -> datetime | None:
 
 OPEN_STATUSES = ("open", "escalated")
 FINAL_STATUSES = ("confirmed", "rejected")
+MERGED = "merged"  # folded, undecided, into another case (a flood's grouped case); kept, never deleted
 
 
 class Case(Base):
@@ -31,7 +32,7 @@ class Case(Base):
     __table_args__ = (Index("ix_review_cases_status_created", "status", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # open | escalated (still decidable) | confirmed | rejected (final)
+    # open | escalated (still decidable) | confirmed | rejected (final) | merged (into another case)
     status: Mapped[str] = mapped_column(String(12), default="open", index=True)
     item: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(12))

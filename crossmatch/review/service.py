@@ -25,7 +25,7 @@ from crossmatch.review import evidence as ev
 from crossmatch.review.schemas import decision_payload
 from crossmatch.review.media import make_preview, make_video_preview, media_dir, purge_expired, remove_preview
 from crossmatch.review.models import (
-    FINAL_STATUSES, OPEN_STATUSES, AllowProposal, Case, CaseMatch, Decision, ReviewerExposure, ReviewerPreference, aware, utcnow,
+    FINAL_STATUSES, MERGED, OPEN_STATUSES, AllowProposal, Case, CaseMatch, Decision, ReviewerExposure, ReviewerPreference, aware, utcnow,
 )
 from crossmatch.settings import Settings
 from crossmatch.signals.base import Content, Signal
@@ -43,7 +43,7 @@ SORT_KEYS = {
     "bank": ((Case.bank_labels, False), (Case.bank, False), (Case.id, False)),
 }
 SORTS = {name: tuple(col.desc() if desc else col.asc() for col, desc in keys) for name, keys in SORT_KEYS.items()}
-STATUS_FILTERS = {"pending": OPEN_STATUSES, "decided": FINAL_STATUSES, **{s: (s,) for s in OPEN_STATUSES + FINAL_STATUSES}}
+STATUS_FILTERS = {"pending": OPEN_STATUSES, "decided": FINAL_STATUSES, **{s: (s,) for s in OPEN_STATUSES + FINAL_STATUSES + (MERGED,)}}
 MAX_SIGNALS = 200  # query signals kept per case (enough for dihedral PDQ, text chunks)
 # The bank column of a case opened because the item could not be fully checked (no match to show).
 UNCHECKED_BANK = "(not fully checked)"
@@ -482,9 +482,23 @@ class ReviewService:
                 remove_preview(Path(case.media_path))
             session.execute(delete(Case).where(Case.id == case_id))
 
+    def merge_into(self, session: Session, case: Case, into: int, actor: str, close: bool, why: str) -> None:
+        """An undecided case joins case ``into`` (its matches already copied there by the caller): a note
+        on the case, status ``merged`` when ``close`` (nothing else left to decide on it), an audit entry.
+        The case is kept with its history, never deleted."""
+        note = f"{why}: {'merged into' if close else 'its matches of this signal were copied to'} case {into}"
+        case.warnings = [*(case.warnings or []), note]
+        if close:
+            case.status, case.claimed_by, case.claimed_until = MERGED, None, None
+        if self._audit is not None:
+            self._audit.record(actor, "case.merge" if close else "case.copy_matches", f"case:{case.id}",
+                               {"into_case": into, "why": why, "status": case.status}, session=session)
+
     # -- internals ----------------------------------------------------------
     def _case_for_update(self, session, case_id: int) -> Case:
         case = self._get(session, case_id, with_matches=True)
+        if case.status == MERGED:
+            raise Conflict(f"case {case_id} was merged into another case ({(case.warnings or [''])[-1]}); decide that one")
         if case.status in FINAL_STATUSES:
             last = case.decisions[-1] if case.decisions else None
             who = f" by {last.actor} at {aware(last.created_at):%Y-%m-%d %H:%M} UTC" if last else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 import pdqhash
@@ -111,6 +111,7 @@ class PdqType:
     metric: str = "distance"
     default_threshold: float = 31.0  # PDQ's published operating point
     max_threshold: float = 64.0
+    hex_length: ClassVar[int] = 64  # validate_many checks whole blocks of bank hashes at once
 
     @property
     def min_quality(self) -> int:

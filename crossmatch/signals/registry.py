@@ -17,6 +17,19 @@ from crossmatch.signals.base import SignalType
 
 GROUP = "crossmatch.signal_types"
 
+# The names other lists and exchanges give our types (GIFCT and TCAP lists, ThreatExchange's HASH_TMK,
+# NCMEC's TMK_PDQF, StopNCII's VideoTMK, python-threatexchange's planned tmk_pdqf), lower-cased.
+EXTERNAL_NAMES = {
+    "tmk": "tmk_pdqf", "tmk+pdqf": "tmk_pdqf", "tmk_pdqf": "tmk_pdqf", "tmkpdqf": "tmk_pdqf", "video_tmk_pdqf": "tmk_pdqf",
+    "video_tmk": "tmk_pdqf", "hash_tmk": "tmk_pdqf", "videotmk": "tmk_pdqf",
+}
+
+
+def canonical_type_name(name: str) -> str:
+    """Our signal type name for a name a list or exchange uses (unknown names come back lower-cased)."""
+    key = str(name).strip().lower()
+    return EXTERNAL_NAMES.get(key, key)
+
 
 class RegistryError(RuntimeError):
     """A broken plugin set-up (duplicate or misnamed signal types): a bug to fix, not user input."""

@@ -67,6 +67,24 @@ def test_signin_is_throttled_per_account_across_addresses_and_per_address(tmp_pa
             assert sign_in(other, "sam").status_code == 303
 
 
+def test_the_throttle_holds_across_server_processes(tmp_path, backend) -> None:
+    """Two servers on one store count the same failures: N processes must not give N times the limit."""
+    from crossmatch.api.app import create_app
+
+    with web_app(tmp_path, backend, signin_failures_per_account_address=3) as first:
+        first.state.users.create("rita", PASSWORD, "reviewer")
+        second = create_app(first.state.settings)  # another process's server, same database
+        try:
+            with TestClient(first, client=("203.0.113.8", 4000)) as one, TestClient(second, client=("203.0.113.8", 4000)) as two:
+                assert sign_in(one, "rita", "wrong-password").status_code == 401
+                assert sign_in(two, "rita", "wrong-password").status_code == 401
+                assert sign_in(one, "rita", "wrong-password").status_code == 401
+                assert sign_in(two, "rita").status_code == 429  # the third failure was on the other server
+                assert sign_in(one, "rita").status_code == 429
+        finally:
+            second.state.ctx.close()
+
+
 def test_password_checks_wait_for_a_free_slot_then_answer_busy(tmp_path, backend) -> None:
     with web_app(tmp_path, backend, password_hashing_concurrency=1, password_hashing_wait_s=0.05) as app:
         app.state.users.create("rita", PASSWORD, "reviewer")

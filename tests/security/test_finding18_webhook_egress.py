@@ -44,8 +44,20 @@ def test_public_egress_refuses_loopback_private_and_metadata_hosts(tmp_path: Pat
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_default_egress_refuses_the_metadata_service_but_not_a_local_receiver(tmp_path: Path, backend: str) -> None:
+    with running_api(tmp_path / "home", backend) as api:  # service.webhook_egress left at its default
+        for url in ("http://169.254.169.254/latest/meta-data", "http://[fe80::1]/x", "http://0.0.0.0:8080/x",
+                    "http://[::ffff:169.254.169.254]/x"):
+            refused = api.client.post("/api/v1/webhooks", json={"name": unique("hook"), "url": url}, headers=api.h("admin"))
+            assert refused.status_code == 422 and "webhook_egress" in refused.json()["detail"], url
+        for url in ("http://127.0.0.1:8080/x", "http://10.1.2.3/x", "http://localhost:9/x"):
+            saved = api.client.post("/api/v1/webhooks", json={"name": unique("hook"), "url": url}, headers=api.h("admin"))
+            assert saved.status_code == 201, (url, saved.text)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_public_egress_is_checked_again_at_delivery(tmp_path: Path, backend: str) -> None:
-    with running_api(tmp_path / "home", backend) as api:  # saved while egress was 'any' ...
+    with running_api(tmp_path / "home", backend) as api:  # saved while egress was 'local' ...
         hook, _ = api.state.actions.create_webhook(unique("hook"), "http://127.0.0.1:9/hook", ["decision"])
         [action_id] = api.state.actions.enqueue("decision", {"case_id": 1})
         settings = api.state.settings.service.model_copy(update={"webhook_egress": "public"})  # ... then tightened
