@@ -124,7 +124,7 @@ class System:
 def cm_env(args) -> dict:
     env = {**os.environ, "CROSSMATCH_SERVICE__RATE_PER_SECOND": "0", "CROSSMATCH_EXCHANGE__SCHEDULER_ENABLED": "false"}
     if getattr(args, "crossmatch_deep_budget", None) is not None:  # regions / local features inside the request
-        env["CROSSMATCH_SERVICE__DEEP_BUDGET_S"] = str(args.crossmatch_deep_budget)
+        env["CROSSMATCH_EXCHANGE__HMA_DEEP_BUDGET_S"] = str(args.crossmatch_deep_budget)
     return env
 
 
@@ -568,7 +568,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--hma-database-url", help="an empty PostgreSQL database for HMA (postgresql+psycopg2://...); wiped")
     ap.add_argument("--hma-indexer-interval", type=int, default=60, help="HMA indexer interval, s (HMA's default 60)")
     ap.add_argument("--crossmatch-deep-budget", type=float, default=None,
-                    help="crossmatch's service.deep_budget_s for lookups (default: its setting, 0 = cheap pass only)")
+                    help="crossmatch's exchange.hma_deep_budget_s, the deep-pass budget of HMA's /m/lookup "
+                         "(default: its setting, 0.3 s; 0 = cheap pass only)")
     ap.add_argument("--crossmatch-load", choices=("import", "exchange"), default="import",
                     help="crossmatch's bulk load: `bank import` of the CSV, or `exchange sync` of HMA's local_file list")
     ap.add_argument("--workers", type=int, default=1, help="server processes, both systems")
