@@ -137,15 +137,11 @@ def cm_cli(home: Path, db: str | None, env: dict, *cmd: str) -> str:
 
 
 def fresh_schema(pg: str, name: str) -> str:
-    """A fresh schema in crossmatch's PostgreSQL database for this run (as bench/bulk_load.py)."""
-    from sqlalchemy import create_engine, text
+    """A fresh schema in crossmatch's PostgreSQL database for this run: bench/bulk_load.py's own."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bulk_load import fresh_db
 
-    engine = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    engine.dispose()
-    return pg + ("&" if "?" in pg else "?") + f"options=-csearch_path%3D{name}"
+    return fresh_db(pg, name)  # type: ignore[return-value]
 
 
 def start_crossmatch(args, tmp: Path) -> tuple[System, Path, str | None, dict]:
