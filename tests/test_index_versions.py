@@ -175,3 +175,16 @@ def test_index_verify_finds_and_repairs_a_snapshot_that_disagrees_with_the_store
     with open_context(sqlite_settings) as ctx:
         [report] = ctx.indexes.verify(["pdq"])
         assert report.ok and report.store == report.index == 50
+
+
+def test_pdq_live_ids_agrees_with_membership_one_id_at_a_time():
+    """The vectorised membership a refresh uses (base, tail, removed rows, unknown ids) answers as `in`."""
+    rng = random.Random(11)
+    index = PdqIndex()
+    index.add([(i, Signal("pdq", _pdq(rng))) for i in range(0, 600, 2)])
+    index.remove(range(0, 100, 4))
+    index.add([(i, Signal("pdq", _pdq(rng))) for i in range(601, 700, 2)])  # likely still in the tail
+    index.remove([603, 605])
+    probe = list(range(-5, 720)) + [10**12]
+    assert index.live_ids(probe) == {i for i in probe if i in index}
+    assert index.live_ids([]) == set()

@@ -272,6 +272,20 @@ class PdqIndex:
         live = tail.alive[: tail.n] & (tail.ids[: tail.n] == ids[0])
         return bool(live.any())
 
+    def live_ids(self, signal_ids: Iterable[int]) -> set[int]:
+        """Which of ``signal_ids`` are live here, in one vectorised pass: a refresh after a bulk
+        import asks this of every new id, and ``in`` one id at a time scans the whole tail each time."""
+        ids = np.unique(np.fromiter((int(i) for i in signal_ids), dtype=np.int64))
+        if not len(ids):
+            return set()
+        base, tail = self._segments
+        rows = base.rows_of(ids)
+        found = set(base.ids[rows[base.alive[rows]]].tolist())
+        n = tail.n
+        if n:
+            found.update(tail.ids[:n][tail.alive[:n] & np.isin(tail.ids[:n], ids)].tolist())
+        return found
+
     # -- persistence -----------------------------------------------------
     def save(self, path: Path) -> None:
         """Write the whole state (tables included) to ``path`` atomically."""

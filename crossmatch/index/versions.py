@@ -187,25 +187,27 @@ class LayeredIndex:
             live = {i: s for n, layer in enumerate(layers, 1) for i, s in layer.entries.items() if touched.get(i) == n}
             layers = [_build_layer(live, make_index)]
             touched.update({i: 1 for i in live})
-        for signal_id in removed:
-            hidden += self._leaves_base(touched, signal_id)
-            touched[signal_id] = REMOVED
+        hidden += self._leaving_base(touched, removed)
+        touched.update(dict.fromkeys(removed, REMOVED))
         if added:
             new_no = len(layers) + 1
             entries = dict(added)
-            for signal_id in entries:
-                hidden += self._leaves_base(touched, signal_id)
-                touched[signal_id] = new_no
+            hidden += self._leaving_base(touched, entries)
+            touched.update(dict.fromkeys(entries, new_no))
             layers.append(_build_layer(entries, make_index))
         live = sum(1 for where in touched.values() if where > BASE)
         return LayeredIndex(self.base, tuple(layers), touched, max(seq, self.seq), self.base_seq, hidden, live)
 
-    def _leaves_base(self, touched: dict[int, int], signal_id: int) -> int:
-        """1 if this change hides a base entry that was live until now."""
-        if signal_id in touched:
+    def _leaving_base(self, touched: dict[int, int], signal_ids: Iterable[int]) -> int:
+        """How many live base entries these changes hide (ids already touched hide nothing new)."""
+        fresh = list(dict.fromkeys(i for i in signal_ids if i not in touched))
+        if not fresh:
             return 0
+        live_ids = getattr(self.base, "live_ids", None)
+        if live_ids is not None:  # one vectorised call (pdq_fast) instead of a probe per id
+            return len(live_ids(fresh))
         contains = getattr(self.base, "__contains__", None)
-        return int(contains is None or bool(contains(signal_id)))
+        return len(fresh) if contains is None else sum(1 for i in fresh if contains(i))
 
 
 def _build_layer(entries: Mapping[int, Signal], make_index: Callable[[], SignalIndex]) -> Layer:
