@@ -175,3 +175,29 @@ def receiver():
     r = Receiver()
     yield r
     r.close()
+
+
+@contextmanager
+def app_in_thread(app, timeout_s: float = 60.0) -> Iterator[str]:
+    """A real uvicorn server for ``app`` on a free loopback port, in a thread (for browser tests):
+    yields its base URL and stops it on exit."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from crossmatch.api.healthcheck import free_port
+
+    port = free_port()
+    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not web.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert web.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        web.should_exit = True
+        thread.join(timeout=30)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from crossmatch.actions.delivery import verify
-from crossmatch.api.healthcheck import free_port
 from crossmatch.review.demo import seed_demo
 from crossmatch.settings import Settings
+from test_api_support import app_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -62,17 +62,8 @@ def server(tmp_path: Path):
     app = create_app(settings)
     seed_demo(app.state, password=PASSWORD)
     _, secret = app.state.actions.create_webhook("receiver", f"http://127.0.0.1:{sink.server_port}/hook", ["decision"])
-    port = free_port()
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not web.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert web.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", app, secret
-    web.should_exit = True
-    thread.join(timeout=30)
+    with app_in_thread(app) as base:
+        yield base, app, secret
     sink.shutdown()
     sink.server_close()
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from crossmatch.api.healthcheck import free_port
 from crossmatch.review.demo import seed_demo
 from crossmatch.settings import Settings
+from test_api_support import app_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -46,17 +45,8 @@ def server(tmp_path_factory):
     seed_demo(app.state, password=PASSWORD, posters=3, text=True, arabic=True, video=True)
     for name, role in (("bob", "reviewer"), ("sen", "senior"), ("root", "admin")):
         app.state.users.create(name, PASSWORD, role)
-    port = free_port()
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not web.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert web.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", app
-    web.should_exit = True
-    thread.join(timeout=30)
+    with app_in_thread(app) as base:
+        yield base, app
     app.state.ctx.close()
 
 

@@ -13,9 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +22,7 @@ from crossmatch.api.app import create_app
 from crossmatch.errors import Conflict
 from crossmatch.samples import make_poster, to_bytes
 from crossmatch.settings import Settings
+from test_api_support import app_in_thread
 from test_outlets_flow import run, write_export
 
 PASSWORD = "outlets-page-password"
@@ -116,23 +114,12 @@ def test_analyst_sees_outlet_accounts_timeline_and_graph_others_are_refused(home
 @pytest.mark.slow
 def test_graph_renders_in_chromium(home, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the 'playwright' Python package (browser extra)")
-    uvicorn = pytest.importorskip("uvicorn", reason="needs uvicorn (server extra)")
+    pytest.importorskip("uvicorn", reason="needs uvicorn (server extra)")
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.skip("needs Debian's chromium (apt-get install chromium; see deps/apt-review.txt)")
     app = make_app(home)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not web.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert web.started, "uvicorn did not start"
-    base = f"http://127.0.0.1:{port}"
     try:
-        with sync_api.sync_playwright() as p:
+        with app_in_thread(app) as base, sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
                                                                         "--no-first-run", "--disable-background-networking"])
             page = browser.new_page(viewport={"width": 1366, "height": 900})
@@ -169,6 +156,4 @@ def test_graph_renders_in_chromium(home, tmp_path):
                 assert passes > 10 and not violations, (path, violations)
             browser.close()
     finally:
-        web.should_exit = True
-        thread.join(timeout=30)
         app.state.ctx.close()
